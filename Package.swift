@@ -1,0 +1,70 @@
+// swift-tools-version: 6.1
+//
+// sanreplay — trace and replay for SAN service providers. The layout follows the data flow of
+// Docs/DESIGN.md: ABI → Switch → Providers / Interposer → Trace format and store → Replay → Diff →
+// CLI. No target imports anything to its right.
+//
+// Each shared library a process loads (a provider, the interposer) is one product built from a
+// thin `*Library` target that holds only the exported `WSPStartupEx` and the linker settings (a
+// version script exporting that one symbol, `-z nodelete`). The logic lives in a separate target,
+// so tests can link it without inheriting those linker flags or a second `WSPStartupEx`.
+
+import Foundation
+import PackageDescription
+
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+
+/// Linker settings of a loadable SAN provider: export only `WSPStartupEx` (rdma-core's
+/// provider.map), and never unload (a dlclose under running provider threads crashes).
+let providerLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags([
+        "-Xlinker", "--version-script=\(root)/Sources/CSanABI/provider.map",
+        "-Xlinker", "-z", "-Xlinker", "nodelete",
+    ])
+]
+
+let package = Package(
+    name: "sanreplay",
+    products: [
+        .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // MARK: System libraries (pkg-config)
+        .systemLibrary(name: "CLZ4", path: "Sources/System/CLZ4", pkgConfig: "liblz4",
+                       providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/System/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CIBVerbs", path: "Sources/System/CIBVerbs", pkgConfig: "libibverbs",
+                       providers: [.apt(["libibverbs-dev"])]),
+
+        // MARK: ABI and core types
+        .target(name: "CSanABI", path: "Sources/CSanABI", exclude: ["provider.map"]),
+        .target(name: "CSanSupport", path: "Sources/CSanSupport"),
+        .target(name: "SanCore", dependencies: ["CSanABI"], path: "Sources/SanCore"),
+
+        // MARK: Switch (caller side)
+
+        // MARK: Providers
+        .target(name: "SanProviderKit", dependencies: ["SanCore", "CSanABI", "CSanSupport"],
+                path: "Sources/Providers/Kit"),
+        .target(name: "SanProviderNull", dependencies: ["SanProviderKit"], path: "Sources/Providers/null/Provider"),
+        .target(name: "SanNullLibrary", dependencies: ["SanProviderNull"], path: "Sources/Providers/null/Library",
+                linkerSettings: providerLinkerSettings),
+
+        // MARK: Trace format and store
+
+        // MARK: Interposer (libsantrace.so)
+
+        // MARK: Workloads, replay, diff
+
+        // MARK: Command-line tools
+
+        // MARK: Tests
+        .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
+        .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
+    ]
+)
