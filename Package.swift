@@ -27,6 +27,7 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .library(name: "san_tcp", type: .dynamic, targets: ["SanTCPLibrary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +55,10 @@ let package = Package(
         .target(name: "SanProviderNull", dependencies: ["SanProviderKit"], path: "Sources/Providers/null/Provider"),
         .target(name: "SanNullLibrary", dependencies: ["SanProviderNull"], path: "Sources/Providers/null/Library",
                 linkerSettings: providerLinkerSettings),
+        .target(name: "CSanTCP", path: "Sources/Providers/tcp/CSanTCP"),
+        .target(name: "SanProviderTCP", dependencies: ["SanProviderKit", "CSanTCP"], path: "Sources/Providers/tcp/Provider"),
+        .target(name: "SanTCPLibrary", dependencies: ["SanProviderTCP"], path: "Sources/Providers/tcp/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
 
@@ -66,5 +71,7 @@ let package = Package(
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
+        .testTarget(name: "SanProviderTCPTests",
+                    dependencies: ["SanProviderTCP", "SanProviderKit", "SanTestSupport", "CSanABI", "SanCore"]),
     ]
 )
