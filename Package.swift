@@ -72,6 +72,6 @@ let package = Package(
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanProviderTCPTests",
-                    dependencies: ["SanProviderTCP", "SanProviderKit", "SanTestSupport", "CSanABI", "SanCore"]),
+                    dependencies: ["SanProviderTCP", "SanProviderKit", "SanTestSupport", "CSanABI", "CSanTCP", "SanCore"]),
     ]
 )
