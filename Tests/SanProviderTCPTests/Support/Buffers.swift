@@ -2,6 +2,7 @@ import CSanABI
 import CSanSupport
 import CSanTCP
 import Glibc
+import Synchronization
 import SanCore
 
 /// Memory for a test that outlives every call using it: page-aligned, filled with a pattern.
@@ -30,7 +31,10 @@ final class TestBuffer: @unchecked Sendable {
         for i in 0..<count { self.base.storeBytes(of: UInt8(truncatingIfNeeded: i &* 31 &+ Int(seed)), toByteOffset: i, as: UInt8.self) }
     }
 
-    deinit { if self.owner == nil { self.base.deallocate() } }
+    // Never freed: a test that fails (or fires and forgets an operation) may leave the provider
+    // holding the address, and a completion into freed memory would corrupt the heap instead of
+    // failing one test. Test buffers are small; the process ends with the suite.
+    deinit { if self.owner == nil { Graveyard.bury(self.base) } }
 
     var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: self.base, count: self.count)) }
 
@@ -60,13 +64,19 @@ final class TestOverlapped: @unchecked Sendable {
         self.pointer.pointee.hEvent = polls ? UnsafeMutableRawPointer(bitPattern: 1) : nil
     }
 
-    deinit { self.pointer.deallocate() }
+    deinit { Graveyard.bury(UnsafeMutableRawPointer(self.pointer)) }
 
     var isPending: Bool {
         withUnsafeMutablePointer(to: &self.pointer.pointee.Internal) { csan_load_acquire_uptr($0) } == sanOperationInProgress
     }
 
     var address: UInt { UInt(bitPattern: self.pointer) }
+}
+
+/// Where test memory goes instead of free() (see TestBuffer.deinit).
+enum Graveyard {
+    private static let buried = Mutex([UInt]())
+    static func bury(_ p: UnsafeMutableRawPointer) { self.buried.withLock { $0.append(UInt(bitPattern: p)) } }
 }
 
 /// Runs `body` on a new thread and waits at most `seconds` for it (a blocking provider call that
