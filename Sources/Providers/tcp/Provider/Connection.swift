@@ -235,6 +235,7 @@ final class Connection: PollTarget {
         self.provider.progress.unregister(self.fd.raw, token: self.token)
         self.regions.revokeAll()
         self.registrations.removeAll()
+        self.context.gate.waitForOtherThreads()
         self.context.leaveGate()
     }
 }

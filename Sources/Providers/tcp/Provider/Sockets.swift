@@ -200,6 +200,7 @@ extension TCPProvider {
             break
         }
         sock.context.gate.beginClose()
+        sock.context.gate.waitForOtherThreads()
         sock.context.leaveGate()
     }
 
