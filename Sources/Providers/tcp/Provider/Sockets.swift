@@ -247,7 +247,7 @@ extension TCPProvider {
             let all = self.sockets.removeAll()
             // End every connection first, so each one's operations fail with
             // WSA_OPERATION_ABORTED rather than with the orderly close of a sibling socket.
-            for sock in all { sock.connection?.terminate(.operationAborted, orderly: true) }
+            for sock in all { sock.connection?.setTerminal(.operationAborted) }
             for sock in all { self.close(sock) }
         }
         return ok ? 0 : sanFail(lpErrno, .notInitialised)
