@@ -1,4 +1,5 @@
 import CSanABI
+import CSanSupport
 import CSanTCP
 import Glibc
 import SanCore
@@ -52,6 +53,14 @@ final class Connection: PollTarget {
     let machine: ReceiveMachine
 
     let rxOwner = Atomic<Bool>(false)
+    /// A waiter used the receive side lately and is likely to come back: the progress thread
+    /// does not watch the socket meanwhile (no epoll_ctl per message); its tick re-arms the
+    /// socket once the lease is a millisecond old and nobody owns the receive side.
+    let rxLeased = Atomic<Bool>(false)
+    /// The receive owner is a waiter, which also writes queued frames when the socket has room:
+    /// the progress thread need not wake for EPOLLOUT meanwhile.
+    let waiterOwns = Atomic<Bool>(false)
+    let lastWaiter = Atomic<UInt64>(0)
     let rxKick = Atomic<Bool>(false)
     let rxStalled = Atomic<Bool>(false)
     /// Set by the receive owner once it has failed every receive-side operation after the end.
@@ -79,8 +88,11 @@ final class Connection: PollTarget {
         return code == 0 ? nil : WSAError(code)
     }
 
-    /// Starts watching the socket (the connection is set up and its socket published).
+    /// Starts watching the socket (the connection is set up and its socket published). From
+    /// here the socket is in blocking mode: every call passes MSG_DONTWAIT except a waiter's
+    /// read, which sleeps in the kernel until data arrives (or the 20 ms receive timeout).
     func activate() -> Bool {
+        guard Sys.setBlocking(self.fd.raw, receiveTimeoutMilliseconds: 20) else { return false }
         let events = CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLRDHUP | CSAN_TCP_EPOLLONESHOT
         self.arm.withLock { $0.armed = CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLRDHUP }
         return self.provider.progress.register(self.fd.raw, events: events, token: self.token, target: self) == nil
@@ -106,10 +118,13 @@ final class Connection: PollTarget {
             guard !a.removed else { return }
             var want: UInt32 = 0
             if !self.isDead {
-                if !self.rxOwner.load(ordering: .acquiring) && !self.rxStalled.load(ordering: .acquiring) {
+                if !self.rxOwner.load(ordering: .acquiring) && !self.rxStalled.load(ordering: .acquiring)
+                    && !self.rxLeased.load(ordering: .acquiring) {
                     want |= CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLRDHUP
                 }
-                if self.txPending.load(ordering: .acquiring) { want |= CSAN_TCP_EPOLLOUT }
+                if self.txPending.load(ordering: .acquiring) && !self.waiterOwns.load(ordering: .acquiring) {
+                    want |= CSAN_TCP_EPOLLOUT
+                }
             }
             guard want != a.armed else { return }
             self.provider.progress.modify(self.fd.raw, events: want | CSAN_TCP_EPOLLONESHOT, token: self.token)
@@ -126,6 +141,24 @@ final class Connection: PollTarget {
     func releaseReceive() {
         self.rxOwner.store(false, ordering: .releasing)
         self.rearm()
+    }
+
+    /// A waiter gives the receive side back but keeps a lease on it (see `rxLeased`).
+    func releaseByWaiter() {
+        self.waiterOwns.store(false, ordering: .releasing)
+        self.lastWaiter.store(csan_monotonic_ns(), ordering: .relaxed)
+        if !self.rxLeased.exchange(true, ordering: .acquiringAndReleasing) { self.provider.progress.lease(self) }
+        self.releaseReceive()
+    }
+
+    /// Progress thread tick: ends a lease nobody renewed for a millisecond, so the progress
+    /// thread watches the socket again. True when the lease ended.
+    func expireLease(now: UInt64) -> Bool {
+        guard !self.rxOwner.load(ordering: .acquiring),
+              now &- self.lastWaiter.load(ordering: .relaxed) >= 1_000_000 || self.isDead else { return false }
+        self.rxLeased.store(false, ordering: .releasing)
+        self.rearm()
+        return true
     }
 
     /// Runs the receive machine without blocking if no one else is, and again for every kick

@@ -29,6 +29,10 @@ final class ProgressEngine: Sendable {
     private let ticking = Mutex<[UInt64: any PollTarget]>([:])
     private let nextToken = Atomic<UInt64>(1)
     private let started = Atomic<Bool>(false)
+    /// Connections whose receive side a waiter leased (Connection.rxLeased), checked every
+    /// millisecond while there are any.
+    private let leased = Mutex<[UInt64: Connection]>([:])
+    private let leaseCount = Atomic<Int>(0)
 
     init() {
         self.epfd = Sys.epollCreate()
@@ -76,12 +80,31 @@ final class ProgressEngine: Sendable {
         Sys.epollRemove(self.epfd, fd)
         self.targets.withLock { _ = $0.removeValue(forKey: token) }
         self.stopTicking(token)
+        if self.leased.withLock({ $0.removeValue(forKey: token) }) != nil {
+            self.leaseCount.subtract(1, ordering: .acquiringAndReleasing)
+        }
     }
 
     /// Forgets a target whose fd was already removed or never added.
     func forget(token: UInt64) {
         self.targets.withLock { _ = $0.removeValue(forKey: token) }
         self.stopTicking(token)
+    }
+
+    /// Watches a leased connection until its lease expires. The first lease wakes the loop so it
+    /// switches to a 1 ms timeout.
+    func lease(_ connection: Connection) {
+        self.leased.withLock { $0[connection.token] = connection }
+        if self.leaseCount.add(1, ordering: .acquiringAndReleasing).newValue == 1 { Sys.signal(eventFD: self.wakeFD) }
+    }
+
+    private func expireLeases(now: UInt64) {
+        let expired = self.leased.withLock { leased -> Int in
+            let done = leased.filter { $0.value.expireLease(now: now) }.map(\.key)
+            for k in done { leased[k] = nil }
+            return done.count
+        }
+        if expired > 0 { self.leaseCount.subtract(expired, ordering: .acquiringAndReleasing) }
     }
 
     func startTicking(_ token: UInt64, _ target: any PollTarget) {
@@ -97,8 +120,10 @@ final class ProgressEngine: Sendable {
         let events = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
         let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
         var lastTick = csan_monotonic_ns()
+        var lastLeaseCheck = lastTick
         while true {
-            let timeout: Int32 = self.ticking.withLock { $0.isEmpty } ? -1 : 100
+            let timeout: Int32 = self.leaseCount.load(ordering: .acquiring) > 0 ? 1
+                : self.ticking.withLock { $0.isEmpty } ? -1 : 100
             let n = Sys.epollWait(self.epfd, events: events, tokens: tokens, max: Int32(capacity),
                                   timeoutMilliseconds: timeout)
             for i in 0..<n {
@@ -110,6 +135,10 @@ final class ProgressEngine: Sendable {
                 target?.handle(events: events[i])
             }
             let now = csan_monotonic_ns()
+            if self.leaseCount.load(ordering: .acquiring) > 0 && now &- lastLeaseCheck >= 1_000_000 {
+                lastLeaseCheck = now
+                self.expireLeases(now: now)
+            }
             if now &- lastTick >= 100_000_000 {
                 lastTick = now
                 for target in self.ticking.withLock({ Array($0.values) }) { target.tick(now: now) }

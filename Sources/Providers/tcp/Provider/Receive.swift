@@ -64,6 +64,8 @@ enum ReceiveOutcome {
     case stalled
     /// The connection ended.
     case finished
+    /// An operation completed and the caller asked to stop there.
+    case completed
 }
 
 extension Connection {
@@ -72,8 +74,14 @@ extension Connection {
 
     /// One receive pass: consume what is staged, read more, repeat until the socket is drained,
     /// `budget` reads were made, a message stalls, or the connection ends. Caller owns receive.
-    func receive(budget: Int, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+    /// With `stopAtCompletion` (a waiter) the pass ends as soon as an operation completed, so
+    /// the waiter does not pay for one more read that finds nothing.
+    /// With `blockFirst` (a waiter with nothing else to do) the first read sleeps in the kernel
+    /// until data arrives or the socket's receive timeout passes (`.drained` then).
+    func receive(budget: Int, stopAtCompletion: Bool = false, blockFirst: Bool = false,
+                 _ fx: inout ReceiveEffects) -> ReceiveOutcome {
         let m = self.machine
+        let before = fx.completions.count
         var reads = 0
         while true {
             if m.dead { return .finished }
@@ -82,14 +90,14 @@ extension Connection {
                 return .finished
             }
             switch self.consumeStaged(m, &fx) {
-            case .drained: break
+            case .drained, .yielded, .completed: break
             case .stalled: return .stalled
             case .finished: return .finished
-            case .yielded: break
             }
+            if stopAtCompletion && fx.completions.count > before { return .completed }
             if reads >= budget { return .yielded }
+            let result = self.readMore(m, blocking: blockFirst && reads == 0, &fx)
             reads += 1
-            let result = self.readMore(m, &fx)
             switch result {
             case .done: continue
             case .wouldBlock: return .drained
@@ -134,10 +142,9 @@ extension Connection {
                 case .failure(let e): return self.violation(e, &fx)
                 }
                 switch self.begin(frame, m, &fx) {
-                case .drained: break
+                case .drained, .yielded, .completed: break
                 case .stalled: return .stalled
                 case .finished: return .finished
-                case .yielded: break
                 }
                 m.head += size
                 if case .data(let sink, 0) = m.state {
@@ -190,7 +197,7 @@ extension Connection {
 
     // MARK: Reading
 
-    private func readMore(_ m: ReceiveMachine, _ fx: inout ReceiveEffects) -> IOResult {
+    private func readMore(_ m: ReceiveMachine, blocking: Bool, _ fx: inout ReceiveEffects) -> IOResult {
         if m.head > 0 {
             // Only a partial prologue can be left here: move it to the front.
             m.staging.copyMemory(from: m.staging + m.head, byteCount: m.staged)
@@ -198,16 +205,16 @@ extension Connection {
             m.head = 0
         }
         if case .data(var sink, let remaining) = m.state, remaining >= Self.directMinimum {
-            if let result = self.readDirect(m, &sink, remaining: remaining, &fx) { return result }
+            if let result = self.readDirect(m, &sink, remaining: remaining, blocking: blocking, &fx) { return result }
         }
-        let result = Sys.read(self.fd.raw, m.staging + m.tail, m.capacity - m.tail)
+        let result = Sys.read(self.fd.raw, m.staging + m.tail, m.capacity - m.tail, blocking: blocking)
         if case .done(let n) = result { m.tail += n }
         return result
     }
 
     /// Reads the rest of a payload straight into its destination (and whatever follows into
     /// staging). Nil when the sink cannot take direct reads (the tail of a too-long message).
-    private func readDirect(_ m: ReceiveMachine, _ sink: inout Sink, remaining: Int,
+    private func readDirect(_ m: ReceiveMachine, _ sink: inout Sink, remaining: Int, blocking: Bool,
                             _ fx: inout ReceiveEffects) -> IOResult? {
         let maxIov = SanBuffers.maxCount + 1
         return withUnsafeTemporaryAllocation(of: iovec.self, capacity: Int(maxIov)) { iovs -> IOResult? in
@@ -234,13 +241,15 @@ extension Connection {
             let total = count + 1
             let result: IOResult
             if let region {
+                if blocking { _ = Sys.poll(self.fd.raw, events: Int16(POLLIN), timeoutMilliseconds: 20) }
+                // Never sleep holding the region's lock (a deregistration would wait for it).
                 guard let r = region.withLive({ _ in Sys.readv(self.fd.raw, iov, total) }) else {
                     _ = self.violation(.revokedInFlight, &fx)
                     return .done(0)
                 }
                 result = r
             } else {
-                result = Sys.readv(self.fd.raw, iov, total)
+                result = Sys.readv(self.fd.raw, iov, total, blocking: blocking)
             }
             guard case .done(let n) = result else { return result }
             let direct = min(n, covered)

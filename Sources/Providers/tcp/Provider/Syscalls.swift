@@ -102,10 +102,11 @@ enum Sys {
         }
     }
 
-    /// One scatter read. The socket is nonblocking, so this never sleeps.
-    static func readv(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int) -> IOResult {
+    /// One scatter read (recvmsg): MSG_DONTWAIT, or a blocking read that sleeps until data, the
+    /// end of stream or the socket's receive timeout (`.wouldBlock`) with `blocking`.
+    static func readv(_ fd: Int32, _ iov: UnsafePointer<iovec>, _ count: Int, blocking: Bool = false) -> IOResult {
         while true {
-            let n = csan_tcp_readv(fd, iov, Int32(count))
+            let n = csan_tcp_recvv(fd, iov, Int32(count), blocking ? 1 : 0)
             if n > 0 { return .done(n) }
             if n == 0 { return .endOfStream }
             let e = Glibc.errno
@@ -115,9 +116,15 @@ enum Sys {
     }
 
     /// One read into a plain buffer.
-    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> IOResult {
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int, blocking: Bool = false) -> IOResult {
         var iov = iovec(iov_base: buffer, iov_len: count)
-        return self.readv(fd, &iov, 1)
+        return self.readv(fd, &iov, 1, blocking: blocking)
+    }
+
+    /// Switches an established connection's socket to blocking mode with a receive timeout
+    /// (every other call passes MSG_DONTWAIT).
+    static func setBlocking(_ fd: Int32, receiveTimeoutMilliseconds: Int32) -> Bool {
+        csan_tcp_set_blocking(fd, receiveTimeoutMilliseconds) == 0
     }
 
     /// One write from a plain buffer.

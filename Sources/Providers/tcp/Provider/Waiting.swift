@@ -38,24 +38,35 @@ extension TCPProvider {
                 _ = self.completer.wait(ov, timeoutNanoseconds: 2_000_000)
                 continue
             }
+            conn.waiterOwns.store(true, ordering: .releasing)
             conn.rearm()
             var effects = ReceiveEffects()
-            while true {
-                let outcome = conn.receive(budget: 64, &effects)
-                if outcome != .drained || effects.flush || !effects.completions.isEmpty { break }
-                if !self.completer.isPending(ov) { break }
-                // Nothing yet: sleep on the socket. A close or an abort shuts it down, which
-                // wakes this poll too; the slice bounds the wait for completions made elsewhere.
-                var events = Int16(POLLIN)
-                if conn.txPending.load(ordering: .acquiring) { events |= Int16(POLLOUT) }
-                let revents = Sys.poll(conn.fd.raw, events: events, timeoutMilliseconds: 20)
-                if revents & Int16(POLLOUT) != 0 {
-                    effects.flush = true
-                    break
+            // What an earlier owner left staged first, without a system call.
+            var outcome = conn.receive(budget: 0, stopAtCompletion: true, &effects)
+            while outcome == .yielded && effects.completions.isEmpty && !effects.flush
+                && self.completer.isPending(ov) {
+                if conn.txPending.load(ordering: .acquiring) {
+                    // Frames wait for room in the socket: sleep on both directions.
+                    let revents = Sys.poll(conn.fd.raw, events: Int16(POLLIN | POLLOUT), timeoutMilliseconds: 20)
+                    if revents & Int16(POLLOUT) != 0 { effects.flush = true }
+                    if revents & ~Int16(POLLOUT) != 0 {
+                        outcome = conn.receive(budget: 64, stopAtCompletion: true, &effects)
+                    }
+                } else {
+                    // Sleep in the read itself: one system call per message, as with a plain
+                    // blocking socket. A close or an abort shuts the socket down, which ends the
+                    // read; the receive timeout bounds the wait for completions made elsewhere.
+                    outcome = conn.receive(budget: 64, stopAtCompletion: true, blockFirst: true, &effects)
                 }
+                if outcome == .drained { outcome = .yielded }
             }
-            conn.releaseReceive()
+            conn.releaseByWaiter()
+            let progressed = !effects.completions.isEmpty || effects.flush
             conn.apply(effects)
+            if !progressed && (outcome == .stalled || outcome == .finished) {
+                // Nothing this thread can read now: wait for whoever can complete it.
+                _ = self.completer.wait(ov, timeoutNanoseconds: 2_000_000)
+            }
         }
     }
 }

@@ -103,7 +103,18 @@ static inline ssize_t csan_tcp_writev(int fd, const struct iovec *iov, int count
     m.msg_iovlen = (size_t)count;
     return sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
-static inline ssize_t csan_tcp_readv(int fd, const struct iovec *iov, int count) { return readv(fd, iov, count); }
+/* recvmsg into an iovec list: MSG_DONTWAIT unless `blocking` (connection sockets are in blocking
+ * mode with SO_RCVTIMEO, so only a thread that asks for it sleeps in the kernel). */
+static inline ssize_t csan_tcp_recvv(int fd, const struct iovec *iov, int count, int blocking) {
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_iov = (struct iovec *)iov;
+    m.msg_iovlen = (size_t)count;
+    return recvmsg(fd, &m, blocking ? 0 : MSG_DONTWAIT);
+}
+
+/* Blocking mode with a receive timeout: what a connection socket uses once established. */
+int csan_tcp_set_blocking(int fd, int receive_timeout_ms);
 
 /* poll(2) on one descriptor; returns revents, 0 on timeout, -1 on error. */
 static inline int csan_tcp_poll_one(int fd, short events, int timeout_ms) {
