@@ -6,11 +6,14 @@ import Synchronization
 /// (never pointers), so a stale or forged value is answered with WSAENOTSOCK instead of being
 /// dereferenced (reference §3.3: the provider's descriptor may be "any value").
 public final class SocketTable<Socket: AnyObject & Sendable>: Sendable {
-    private struct State {
-        var sockets: [UInt: Socket] = [:]
-        var next: UInt = 0
+    // Internal to the module but inlinable: lookup runs on every call, and a specialised copy
+    // in the provider avoids the generic metadata look-ups of an unspecialised call.
+    @usableFromInline struct State {
+        @usableFromInline var sockets: [UInt: Socket] = [:]
+        @usableFromInline var next: UInt = 0
+        @usableFromInline init() {}
     }
-    private let state = Mutex(State())
+    @usableFromInline let state = Mutex(State())
     private let base: UInt
 
     /// `base` makes one provider's values recognisable in traces (e.g. 0x7C00_0000 for tcp).
@@ -28,6 +31,7 @@ public final class SocketTable<Socket: AnyObject & Sendable>: Sendable {
     }
 
     /// The socket for a SOCKET value, or nil (the caller answers WSAENOTSOCK).
+    @inlinable
     public func lookup(_ value: SOCKET) -> Socket? { self.state.withLock { $0.sockets[value] } }
 
     /// Removes and returns the socket (WSPCloseSocket).

@@ -22,14 +22,29 @@ public final class UpcallGate: Sendable {
         var active = 0
         var closing = false
         var handleClosed = false
-        /// Entries per thread (pthread_self), so a close can tell its own from others'.
-        var byThread: [UInt: Int] = [:]
+        /// Entries per thread (pthread_self), so a close can tell its own from others'. A short
+        /// list searched linearly: rarely more than two threads report at once, and this runs
+        /// twice per completion.
+        var threads: [UInt] = []
+        var counts: [Int] = []
 
         mutating func add(_ thread: UInt, _ delta: Int) {
             self.active += delta
-            let n = self.byThread[thread, default: 0] + delta
-            self.byThread[thread] = n == 0 ? nil : n
+            if let i = self.threads.firstIndex(of: thread) {
+                self.counts[i] += delta
+                if self.counts[i] == 0 {
+                    self.threads.swapAt(i, self.threads.count - 1)
+                    self.counts.swapAt(i, self.counts.count - 1)
+                    self.threads.removeLast()
+                    self.counts.removeLast()
+                }
+            } else {
+                self.threads.append(thread)
+                self.counts.append(delta)
+            }
         }
+
+        func count(of thread: UInt) -> Int { self.threads.firstIndex(of: thread).map { self.counts[$0] } ?? 0 }
     }
     private let state = Mutex(State())
 
@@ -76,7 +91,7 @@ public final class UpcallGate: Sendable {
     /// Sleeps until no other thread is inside the gate (completions already taken are reported).
     public func waitForOtherThreads() {
         let t = Self.currentThread
-        while self.state.withLock({ $0.active - ($0.byThread[t] ?? 0) }) > 0 { usleep(20) }
+        while self.state.withLock({ $0.active - $0.count(of: t) }) > 0 { usleep(20) }
     }
 
     /// True once the close began.
