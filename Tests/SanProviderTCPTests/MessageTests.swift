@@ -137,4 +137,31 @@ import Testing
         #expect(rc == 0)
         #expect(inb.bytes == out.bytes)
     }
+
+    /// With the early-message budget spent, the provider stops reading the connection (TCP flow
+    /// control holds the peer back) instead of dropping or buffering without bound; posting
+    /// receives resumes it and every message arrives, in order.
+    @Test func receiveSideStallsWhenTheEarlyBudgetIsSpentAndResumes() throws {
+        let tcp = LoadedProvider.isolatedCopy(environment: ["SAN_TCP_EARLY_BYTES": "1"])  // raised to SO_MAX_MSG_SIZE
+        let p = try tcp.pair()
+        defer { p.close() }
+        let size = 700_000
+        let out = TestBuffer(pattern: 3 * size, seed: 21), inb = TestBuffer(3 * size)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        let sends = (0..<3).map { i -> TestOverlapped in
+            let ov = TestOverlapped()
+            #expect(tcp.send(p.client, [out.part(i * size, size)], ov) == WSA_IO_PENDING)
+            return ov
+        }
+        usleep(100_000)
+        for i in 0..<3 {
+            let ov = TestOverlapped()
+            #expect(tcp.recv(p.server, [inb.part(i * size, size)], ov) == WSA_IO_PENDING)
+            let r = try #require(tcp.completion(p.server, ov))
+            #expect(r.error == 0 && r.bytes == UInt32(size), "message \(i)")
+        }
+        for ov in sends { #expect(try #require(tcp.completion(p.client, ov)).error == 0) }
+        #expect(inb.bytes == out.bytes)
+    }
 }

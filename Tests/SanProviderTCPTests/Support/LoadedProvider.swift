@@ -36,7 +36,8 @@ final class LoadedProvider: @unchecked Sendable {
 
     /// A private instance of libsan_tcp.so: the file copied under a new name, so dlopen loads a
     /// second, independent provider (its own sockets, start count and progress thread).
-    static func isolatedCopy() -> LoadedProvider {
+    /// `environment` is set while the copy starts (its knobs are read at the first WSPStartupEx).
+    static func isolatedCopy(environment: [String: String] = [:]) -> LoadedProvider {
         let n = self.copies.add(1, ordering: .relaxed).newValue
         let copy = "/tmp/san_tcp_test_\(getpid())_\(n).so"
         let src = open(SanProducts.path("libsan_tcp.so"), O_RDONLY)
@@ -51,6 +52,8 @@ final class LoadedProvider: @unchecked Sendable {
         Glibc.close(src)
         Glibc.close(dst)
         defer { unlink(copy) }
+        for (k, v) in environment { setenv(k, v, 1) }
+        defer { for k in environment.keys { unsetenv(k) } }
         return LoadedProvider(path: copy)
     }
 
