@@ -47,6 +47,7 @@ let package = Package(
         .target(name: "SanCore", dependencies: ["CSanABI"], path: "Sources/SanCore"),
 
         // MARK: Switch (caller side)
+        .target(name: "SanSwitch", dependencies: ["SanCore", "CSanABI", "CSanSupport"], path: "Sources/SanSwitch"),
 
         // MARK: Providers
         .target(name: "SanProviderKit", dependencies: ["SanCore", "CSanABI", "CSanSupport"],
@@ -66,5 +67,6 @@ let package = Package(
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
+        .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
     ]
 )
