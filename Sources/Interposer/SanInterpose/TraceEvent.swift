@@ -64,6 +64,13 @@ public struct TraceBuffer: Sendable, Equatable {
     public var offset: UInt64
     /// The memHandle capture id of a WSABUFEX entry (0 for WSABUF).
     public var handle: UInt64
+
+    public init(length: UInt64, registration: UInt64, offset: UInt64, handle: UInt64) {
+        self.length = length
+        self.registration = registration
+        self.offset = offset
+        self.handle = handle
+    }
 }
 
 public struct TracePayload: Sendable, Equatable {
@@ -74,9 +81,20 @@ public struct TracePayload: Sendable, Equatable {
         public var hash: UInt64
         /// The bytes kept in full mode (fewer than `length` when truncated).
         public var bytes: [UInt8]
+
+        public init(length: UInt64, hash: UInt64, bytes: [UInt8]) {
+            self.length = length
+            self.hash = hash
+            self.bytes = bytes
+        }
     }
     public var mode: Mode
     public var entries: [Entry]
+
+    public init(mode: Mode, entries: [Entry]) {
+        self.mode = mode
+        self.entries = entries
+    }
 
     public static let empty = TracePayload(mode: .none, entries: [])
 }
@@ -125,6 +143,8 @@ public struct CaptureStats: Sendable, Equatable {
     public var deferredCompletions: UInt64 = 0
     public var flushes: UInt64 = 0
     public var ticksPerSecond: Double = 0
+
+    public init() {}
 
     public var keyValues: [(String, String)] {
         [("events", String(self.events)), ("records", String(self.records)), ("stalls", String(self.stalls)),
