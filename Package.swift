@@ -62,7 +62,9 @@ let package = Package(
         .target(name: "CSanTrace", dependencies: ["CSanABI", "CSanSupport"], path: "Sources/Interposer/CSanTrace",
                 exclude: ["generated/README.md"], cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore"],
-                path: "Sources/Interposer/SanInterpose"),
+                path: "Sources/Interposer/SanInterpose",
+                // The drain keeps up with 8 busy threads only when optimised, debug builds included.
+                swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
                 linkerSettings: providerLinkerSettings),
 

@@ -69,7 +69,14 @@ typedef struct {
     long ok, pending_errors;
     uint64_t bytes;
     double ns_per_op;
+    double p50_ns, p99_ns; /* per call, from rdtsc around each call (both runs pay the same two reads) */
 } worker_t;
+
+static inline uint64_t rdtsc(void) {
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
 
 /* One data-path operation: WSPSend (or WSPRecv on odd iterations in mixed mode). Returns the
  * bytes it moved, or -1 with a message. */
@@ -113,11 +120,16 @@ static void *worker(void *arg) {
     int mixed = strcmp(mode, "mixed") == 0;
     long repeats = bench > 0 ? bench : 1;
     uint64_t *samples = bench ? calloc((size_t)repeats, sizeof *samples) : NULL;
+    uint32_t *calls = bench ? calloc((size_t)n_ops, sizeof *calls) : NULL;
+    uint64_t tsc0 = rdtsc(), ns0 = now_ns();
     for (long r = 0; r < repeats; r++) {
         uint64_t t0 = now_ns();
+        int timed = bench && r == repeats - 1; /* the last repeat times every call */
         for (long i = 0; i < n_ops; i++) {
             int m = mixed ? (int)(i % 3) : op_mode;
+            uint64_t c0 = timed ? rdtsc() : 0;
             long got = one_op(s, &b, &ov, m, mixed && (i & 1));
+            if (timed) calls[i] = (uint32_t)(rdtsc() - c0);
             if (got < 0) {
                 w->pending_errors++;
                 continue;
@@ -128,8 +140,16 @@ static void *worker(void *arg) {
         if (samples) samples[r] = now_ns() - t0;
     }
     if (samples) {
+        double ns_per_tick = (double)(now_ns() - ns0) / (double)(rdtsc() - tsc0);
         qsort(samples, (size_t)repeats, sizeof *samples, cmp_u64);
         w->ns_per_op = (double)samples[repeats / 2] / (double)n_ops;
+        uint64_t *c = malloc((size_t)n_ops * sizeof *c);
+        for (long i = 0; i < n_ops; i++) c[i] = calls[i];
+        qsort(c, (size_t)n_ops, sizeof *c, cmp_u64);
+        w->p50_ns = (double)c[n_ops / 2] * ns_per_tick;
+        w->p99_ns = (double)c[n_ops * 99 / 100] * ns_per_tick;
+        free(c);
+        free(calls);
         free(samples);
     }
     if (dereg(s, h, &err) != 0) FAIL("WSPDeregisterMemory: %d", err);
@@ -242,9 +262,14 @@ int main(int argc, char **argv) {
            "completions\n", mode, n_threads, n_ops * (bench > 0 ? bench : 1), size, ok, bad,
            (unsigned long long)bytes, (unsigned long long)completions_seen);
     if (bench) {
-        double sum = 0;
-        for (int i = 0; i < n_threads; i++) sum += ns[i];
-        printf("bench: ns_per_op %.2f (median of %d repeats, mean over threads)\n", sum / n_threads, bench);
+        double sum = 0, p50 = 0, p99 = 0;
+        for (int i = 0; i < n_threads; i++) {
+            sum += ns[i];
+            p50 += w[i].p50_ns;
+            p99 += w[i].p99_ns;
+        }
+        printf("bench: ns_per_op %.2f call_p50 %.1f call_p99 %.1f\n", sum / n_threads, p50 / n_threads,
+               p99 / n_threads);
     }
     return bad == 0 ? 0 : 1;
 }

@@ -14,6 +14,7 @@ struct RecordingTests {
         let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--threads", "\(threads)", "--ops",
                                                "\(ops)", "--mode", "mixed"],
                                   environment: ["SANTRACE_PROVIDER": "null"])
+        defer { run.cleanup() }
         #expect(run.status == 0, "\(run.stderr)")
         let traces = try run.traces()
         #expect(traces.count == 1)
@@ -45,9 +46,12 @@ struct RecordingTests {
     func sameBehaviour() throws {
         let args = ["--errors", "--threads", "2", "--ops", "500", "--mode", "mixed"]
         let plain = try Harness.run("san_loop", args)
+        defer { plain.cleanup() }
         let layered = try Harness.run("san_loop", ["--provider", Harness.interposer] + args,
                                       environment: ["SANTRACE_PROVIDER": "null"])
+        defer { layered.cleanup() }
         let preload = try Harness.run("san_loop", args, environment: ["LD_PRELOAD": Harness.interposer])
+        defer { preload.cleanup() }
         #expect(plain.status == 0)
         #expect(plain.stdout.contains("err=10038"))
         #expect(layered.status == plain.status && layered.stdout == plain.stdout)
@@ -65,6 +69,7 @@ struct RecordingTests {
     @Test("san_smoke layered over null: look-ups, descriptors by capture id, a poll completion linked to its RDMA write")
     func smoke() throws {
         let run = try Harness.run("san_smoke", [Harness.interposer], environment: ["SANTRACE_PROVIDER": "null"])
+        defer { run.cleanup() }
         #expect(run.status == 0, "\(run.stderr)")
         let t = try #require(try run.traces().first)
         let e = t.events
@@ -93,6 +98,7 @@ struct RecordingTests {
         let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--ops", "6", "--size", "\(size)",
                                                "--mode", "mixed"],
                                   environment: ["SANTRACE_PROVIDER": "null", "SANTRACE_PAYLOAD": "hash"])
+        defer { run.cleanup() }
         #expect(run.status == 0, "\(run.stderr)")
         let t = try #require(try run.traces().first)
         let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 * 31) }  // thread index 0
@@ -118,6 +124,7 @@ struct RecordingTests {
                                                "100000000", "--mode", "poll"],
                                   environment: ["SANTRACE_PROVIDER": "null", "SANTRACE_FLUSH_MS": "20"],
                                   killAfterMilliseconds: 1500)
+        defer { run.cleanup() }
         #expect(run.status != 0)
         let t = try #require(try run.traces().first)
         #expect(t.blocks >= 2)
@@ -130,14 +137,17 @@ struct RecordingTests {
     func badConfiguration() throws {
         let run = try Harness.run("san_loop", ["--provider", Harness.interposer],
                                   environment: ["SANTRACE_PROVIDER": "null", "SANTRACE_PAYLOAD": "everything"])
+        defer { run.cleanup() }
         #expect(run.status == 1)
         #expect(run.stderr.contains("SANTRACE_PAYLOAD=everything: expected none, hash or full"))
         #expect(run.stderr.contains("WSPStartupEx returned 10091"))
         let missing = try Harness.run("san_loop", ["--provider", Harness.interposer],
                                       environment: ["SANTRACE_PROVIDER": "nosuch"])
+        defer { missing.cleanup() }
         #expect(missing.stderr.contains("libsan_nosuch.so not found"))
         let itself = try Harness.run("san_loop", ["--provider", Harness.interposer],
                                      environment: ["SANTRACE_PROVIDER": Harness.interposer])
+        defer { itself.cleanup() }
         #expect(itself.stderr.contains("resolves to libsantrace.so itself"))
     }
 }

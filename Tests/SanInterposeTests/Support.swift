@@ -10,6 +10,9 @@ enum Harness {
         var stderr: String
         var traceDirectory: String
 
+        /// Removes the run's folder (a stress run leaves hundreds of MB).
+        func cleanup() { try? FileManager.default.removeItem(atPath: self.traceDirectory) }
+
         /// Every capture file of the run, decoded.
         func traces() throws -> [RawTraceCodec.Contents] {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: self.traceDirectory)) ?? []

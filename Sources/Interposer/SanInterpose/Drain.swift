@@ -22,6 +22,8 @@ final class Drain: @unchecked Sendable {
     private var calibration: (ticks: UInt64, ns: UInt64) = (0, 0)
     private var ticksPerSecond: Double = 0
     private var flushes: UInt64 = 0
+    /// Time spent in passes (reading, merging, converting, encoding): events / this = throughput.
+    private var busyNanoseconds: UInt64 = 0
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private let flushRequested = Atomic<UInt64>(0)
@@ -104,7 +106,9 @@ final class Drain: @unchecked Sendable {
         for _ in 0..<64 where self.pass(final: false) > 0 {}
         _ = self.pass(final: true)
         self.refineCalibration()
-        self.guarded { try self.sink.close(self.stats()) }
+        let final = self.stats()
+        self.guarded { try self.sink.close(final) }
+        if let v = getenv("SANTRACE_SUMMARY"), v.pointee == UInt8(ascii: "1") { self.summary(final) }
         csan_signal_flush_ack(csan_signal_flush_requests())
         self.flushDone.store(self.flushRequested.load(ordering: .acquiring), ordering: .releasing)
         self.finished.store(true, ordering: .releasing)
@@ -138,6 +142,8 @@ final class Drain: @unchecked Sendable {
     /// Completions whose start is not seen yet wait for the next pass.
     @discardableResult
     func pass(final: Bool) -> Int {
+        let t0 = csan_monotonic_ns()
+        defer { self.busyNanoseconds += csan_monotonic_ns() &- t0 }
         var lists: [[RawEvent]] = []
         let n = self.reader.drain(into: &lists)
         if !self.deferred.isEmpty {
@@ -169,6 +175,14 @@ final class Drain: @unchecked Sendable {
             }
         }
         return n
+    }
+
+    /// One line on stderr at exit (SANTRACE_SUMMARY=1): what was recorded and how fast the drain went.
+    private func summary(_ s: CaptureStats) {
+        let busy = Double(self.busyNanoseconds) / 1e9
+        let rate = busy > 0 ? Double(s.events) / busy : 0
+        santraceLog("\(s.events) events from \(s.records) records, \(s.threads) threads, \(s.stalls) stalls, "
+            + "\(s.drops) drops; drain busy \(Int(busy * 1000)) ms = \(Int(rate)) events/s")
     }
 
     private func stats() -> CaptureStats {
