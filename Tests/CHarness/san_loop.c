@@ -5,7 +5,7 @@
  * layered harness (--provider libsantrace.so, with SANTRACE_PROVIDER set) and the benchmark loop.
  *
  *   san_loop [--provider LIB.so] [--threads N] [--ops N] [--mode sync|upcall|poll|mixed]
- *            [--size BYTES] [--errors] [--bench REPEATS] [--linger MS]
+ *            [--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork]
  *
  * Output (stdout) is deterministic for a given command line — the same with and without the
  * interposer — except in --bench mode, which prints timings. Exit 0 when every call behaved as
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FAIL(...) do { fprintf(stderr, "san_loop: " __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
@@ -199,7 +200,7 @@ static void *extension(GUID guid) {
 
 int main(int argc, char **argv) {
     const char *provider = NULL;
-    int errors = 0, linger_ms = 0;
+    int errors = 0, linger_ms = 0, do_fork = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--provider") && v) provider = argv[++i];
@@ -210,6 +211,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--bench") && v) bench = atoi(argv[++i]);
         else if (!strcmp(a, "--linger") && v) linger_ms = atoi(argv[++i]);
         else if (!strcmp(a, "--errors")) errors = 1;
+        else if (!strcmp(a, "--fork")) do_fork = 1;
         else FAIL("usage: san_loop [--provider LIB.so] [--threads N] [--ops N] [--mode sync|upcall|poll|mixed] "
                   "[--size BYTES] [--errors] [--bench REPEATS] [--linger MS]");
     }
@@ -237,6 +239,9 @@ int main(int argc, char **argv) {
     dereg = extension((GUID)WSAID_DEREGISTERMEMORY);
     rdma_write = extension((GUID)WSAID_RDMAWRITE);
     if (errors) error_paths();
+    /* --fork: a child runs the same loop after startup (its own trace), the parent waits for it. */
+    pid_t child = do_fork ? fork() : 0;
+    if (child < 0) FAIL("fork failed");
 
     pthread_t tid[256];
     worker_t w[256];
@@ -256,6 +261,11 @@ int main(int argc, char **argv) {
         ns[i] = w[i].ns_per_op;
     }
     if (linger_ms) usleep((useconds_t)linger_ms * 1000);
+    if (child > 0) {
+        int status = 0;
+        waitpid(child, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) FAIL("forked child failed");
+    }
     int err = 0;
     if (T.lpWSPCleanup(&err) != 0) FAIL("WSPCleanup: %d", err);
     printf("san_loop: mode %s, %d threads x %ld ops of %d bytes: %ld ok, %ld failed, %llu bytes, %llu upcall "

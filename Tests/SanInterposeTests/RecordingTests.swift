@@ -133,6 +133,27 @@ struct RecordingTests {
         #expect(TraceChecks.gaplessSequences(t.events) != nil)
     }
 
+    @Test("a forked child writes its own trace, with its own drain")
+    func forked() throws {
+        let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--ops", "1000", "--fork"],
+                                  environment: ["SANTRACE_PROVIDER": "null"])
+        defer { run.cleanup() }
+        #expect(run.status == 0, "\(run.stderr)")
+        let traces = try run.traces()
+        #expect(traces.count == 2)
+        let child = try #require(traces.first { $0.metadata["fork_generation"] == "1" })
+        let parent = try #require(traces.first { $0.metadata["fork_generation"] == "0" })
+        #expect(child.metadata["parent_pid"] == parent.metadata["pid"])
+        for t in [child, parent] {
+            #expect(t.damage == nil)
+            #expect(TraceChecks.gaplessSequences(t.events) != nil)
+            let sends = t.events.filter { $0.kind == .enter && $0.function == Self.fnSend }
+            #expect(sends.count == 1000)
+        }
+        // The child starts after WSPStartupEx: no startup in its trace, only its own calls.
+        #expect(!child.events.contains { $0.function == 32 })
+    }
+
     @Test("bad configuration: a clear message and WSASYSNOTREADY, nothing recorded")
     func badConfiguration() throws {
         let run = try Harness.run("san_loop", ["--provider", Harness.interposer],
