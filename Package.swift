@@ -27,6 +27,7 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .library(name: "santrace", type: .dynamic, targets: ["SanTraceLibrary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -59,6 +60,14 @@ let package = Package(
         // MARK: Trace format and store
 
         // MARK: Interposer (libsantrace.so)
+        .target(name: "CSanTrace", dependencies: ["CSanABI", "CSanSupport"], path: "Sources/Interposer/CSanTrace",
+                exclude: ["generated/README.md"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore"],
+                path: "Sources/Interposer/SanInterpose",
+                // The drain keeps up with 8 busy threads only when optimised, debug builds included.
+                swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Workloads, replay, diff
 
@@ -68,5 +77,6 @@ let package = Package(
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport"]),
     ]
 )
