@@ -27,6 +27,7 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .library(name: "san_verbs", type: .dynamic, targets: ["SanVerbsLibrary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +55,11 @@ let package = Package(
         .target(name: "SanProviderNull", dependencies: ["SanProviderKit"], path: "Sources/Providers/null/Provider"),
         .target(name: "SanNullLibrary", dependencies: ["SanProviderNull"], path: "Sources/Providers/null/Library",
                 linkerSettings: providerLinkerSettings),
+        .target(name: "CSanVerbsSupport", path: "Sources/Providers/verbs/CSupport"),
+        .target(name: "SanProviderVerbs", dependencies: ["SanProviderKit", "CIBVerbs", "CSanVerbsSupport"],
+                path: "Sources/Providers/verbs/Provider"),
+        .target(name: "SanVerbsLibrary", dependencies: ["SanProviderVerbs"], path: "Sources/Providers/verbs/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
 
@@ -66,5 +72,6 @@ let package = Package(
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
+        .testTarget(name: "SanProviderVerbsTests", dependencies: ["SanProviderVerbs", "CIBVerbs"]),
     ]
 )
