@@ -123,12 +123,12 @@ public enum VerbsDeviceSelection {
             pool = devices
         }
         if let port = selection.port {
-            for device in pool {
-                guard let hit = device.ports.first(where: { $0.number == port }) else { continue }
-                guard hit.active else {
-                    return .failure(VerbsSelectionError("\(device.name) port \(port) is \(hit.stateName), not active"))
-                }
-                return .success((device.name, hit))
+            // The first device whose port `port` is active; failing that, say why the first
+            // device that has such a port cannot be used.
+            let withPort = pool.compactMap { d in d.ports.first { $0.number == port }.map { (d.name, $0) } }
+            if let hit = withPort.first(where: { $0.1.active }) { return .success(hit) }
+            if let (name, down) = withPort.first {
+                return .failure(VerbsSelectionError("\(name) port \(port) is \(down.stateName), not active"))
             }
             return .failure(VerbsSelectionError("no port \(port) on \(pool.map(\.name).joined(separator: ", "))"))
         }
