@@ -72,6 +72,6 @@ let package = Package(
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
-        .testTarget(name: "SanProviderVerbsTests", dependencies: ["SanProviderVerbs", "CIBVerbs"]),
+        .testTarget(name: "SanProviderVerbsTests", dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
     ]
 )
