@@ -96,7 +96,8 @@ final class LoopbackAdapter: @unchecked Sendable {
 
     var api: VerbsAPI {
         VerbsAPI(
-            getDeviceList: { [self] in .success([self.device]) },
+            getDeviceList: { [self] in .success((nil, [self.device])) },
+            freeDeviceList: { _ in },
             deviceName: { _ in "loop0" },
             openDevice: { [self] _ in .success(self.context) },
             closeDevice: { _ in },

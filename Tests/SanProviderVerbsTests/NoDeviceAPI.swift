@@ -8,7 +8,8 @@ import Glibc
 enum NoDeviceAPI {
     static func make(listError: Int32?) -> VerbsAPI {
         VerbsAPI(
-            getDeviceList: { listError.map { .failure(VerbsError("ibv_get_device_list", $0)) } ?? .success([]) },
+            getDeviceList: { listError.map { .failure(VerbsError("ibv_get_device_list", $0)) } ?? .success((nil, [])) },
+            freeDeviceList: { _ in },
             deviceName: { _ in "none" },
             openDevice: { _ in .failure(VerbsError("ibv_open_device", ENOSYS)) },
             closeDevice: { _ in },

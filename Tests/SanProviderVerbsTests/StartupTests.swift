@@ -69,13 +69,15 @@ import Testing
                 return
             }
             #expect(reason.description == "no RDMA device: \(e)")
-        case .success(let list) where list.isEmpty:
+        case .success(let (holder, list)) where list.isEmpty:
+            VerbsAPI.system.freeDeviceList(holder)
             guard case .failure(let reason) = provider.prepare() else {
                 Issue.record("startup succeeded with no devices")
                 return
             }
             #expect(reason.description.hasPrefix("no RDMA device: ibv_get_device_list"))
-        case .success:
+        case .success(let (holder, _)):
+            VerbsAPI.system.freeDeviceList(holder)
             // A device exists: startup succeeds exactly when some port is active.
             if case .failure(let reason) = provider.prepare() {
                 #expect(reason.description.contains("port"), "unexpected reason: \(reason)")

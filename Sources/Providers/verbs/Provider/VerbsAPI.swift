@@ -51,7 +51,10 @@ public typealias VerbsChannel = UnsafeMutablePointer<ibv_comp_channel>
 /// One function value per verbs call. Calls that report through errno return it as the error;
 /// calls that return an errno value (modify_qp, post_send, …) return it directly (0 = success).
 public struct VerbsAPI: Sendable {
-    public var getDeviceList: @Sendable () -> Result<[UnsafeMutablePointer<ibv_device>], VerbsError>
+    /// The devices and the list holding them; the caller opens what it keeps, then frees the
+    /// list (device pointers that were not opened die with it, ibv_get_device_list(3)).
+    public var getDeviceList: @Sendable () -> Result<(list: VerbsDeviceList?, devices: [UnsafeMutablePointer<ibv_device>]), VerbsError>
+    public var freeDeviceList: @Sendable (VerbsDeviceList?) -> Void
     public var deviceName: @Sendable (UnsafeMutablePointer<ibv_device>) -> String
     public var openDevice: @Sendable (UnsafeMutablePointer<ibv_device>) -> Result<VerbsContext, VerbsError>
     public var closeDevice: @Sendable (VerbsContext) -> Void
@@ -89,11 +92,9 @@ extension VerbsAPI {
             guard let list = ibv_get_device_list(&count) else {
                 return .failure(VerbsError("ibv_get_device_list", errno == 0 ? ENODEV : errno))
             }
-            defer { ibv_free_device_list(list) }
-            // Device structures stay valid after the list is freed only for devices that were
-            // opened; callers open what they keep before the next call (ibv_get_device_list(3)).
-            return .success((0..<Int(count)).compactMap { list[$0] })
+            return .success((list, (0..<Int(count)).compactMap { list[$0] }))
         },
+        freeDeviceList: { list in if let list { ibv_free_device_list(list) } },
         deviceName: { dev in ibv_get_device_name(dev).map { String(cString: $0) } ?? "?" },
         openDevice: { dev in
             errno = 0

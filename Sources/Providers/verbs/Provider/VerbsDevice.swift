@@ -51,11 +51,13 @@ final class VerbsDevice: @unchecked Sendable {
 
     /// Opens every device libibverbs lists. An empty list is an error: the provider cannot start.
     static func openAll(api: VerbsAPI) -> Result<[VerbsDevice], VerbsError> {
-        let list: [UnsafeMutablePointer<ibv_device>]
+        let list: [UnsafeMutablePointer<ibv_device>], holder: VerbsDeviceList?
         switch api.getDeviceList() {
-        case .success(let l): list = l
+        case .success(let l): (holder, list) = l
         case .failure(let e): return .failure(e)
         }
+        // Opened devices outlive the list; the others must not be touched after this.
+        defer { api.freeDeviceList(holder) }
         guard !list.isEmpty else { return .failure(VerbsError("ibv_get_device_list", ENODEV)) }
         var opened: [VerbsDevice] = []
         var firstError: VerbsError?
