@@ -28,6 +28,7 @@ let package = Package(
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
         .library(name: "santrace", type: .dynamic, targets: ["SanTraceLibrary"]),
+        .library(name: "san_verbs", type: .dynamic, targets: ["SanVerbsLibrary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,6 +57,11 @@ let package = Package(
         .target(name: "SanProviderNull", dependencies: ["SanProviderKit"], path: "Sources/Providers/null/Provider"),
         .target(name: "SanNullLibrary", dependencies: ["SanProviderNull"], path: "Sources/Providers/null/Library",
                 linkerSettings: providerLinkerSettings),
+        .target(name: "CSanVerbsSupport", path: "Sources/Providers/verbs/CSupport"),
+        .target(name: "SanProviderVerbs", dependencies: ["SanProviderKit", "CIBVerbs", "CSanVerbsSupport"],
+                path: "Sources/Providers/verbs/Provider"),
+        .target(name: "SanVerbsLibrary", dependencies: ["SanProviderVerbs"], path: "Sources/Providers/verbs/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
 
@@ -78,5 +84,7 @@ let package = Package(
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
         .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport"]),
+        .testTarget(name: "SanProviderVerbsTests",
+                    dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
     ]
 )
