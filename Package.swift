@@ -27,6 +27,7 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .executable(name: "sanperf", targets: ["SanPerfCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -61,8 +62,14 @@ let package = Package(
         // MARK: Interposer (libsantrace.so)
 
         // MARK: Workloads, replay, diff
+        .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
+                                                .product(name: "Histogram", package: "hdrhistogram-swift")],
+                path: "Sources/SanPerf"),
 
         // MARK: Command-line tools
+        .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/CLI/sanperf"),
 
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
