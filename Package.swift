@@ -28,6 +28,7 @@ let package = Package(
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
         .executable(name: "sanperf", targets: ["SanPerfCLI"]),
+        .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,5 +76,8 @@ let package = Package(
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanPerfTests", dependencies: ["SanPerf", "SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanConformanceTests", dependencies: ["SanSwitch", "SanCore", "CSanABI", "SanTestSupport"]),
+        .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
     ]
 )

@@ -107,10 +107,17 @@ final class ControlChannel {
 
 /// Loopback runs only: the setup messages each end sent, so an end whose provider delivered no
 /// data (null) can still proceed. Used only when the received buffer is untouched.
+/// Closing it tells the server thread the client is gone (it stops waiting for messages and for
+/// the connection).
 final class LoopbackMailbox: Sendable {
-    private let queues = Mutex<(toServer: [SetupMessage], toClient: [SetupMessage])>(([], []))
+    private let queues = Mutex<(toServer: [SetupMessage], toClient: [SetupMessage], closed: Bool)>(([], [], false))
 
     init() {}
+
+    /// The client finished (or failed): waits for more messages end at once.
+    func close() { self.queues.withLock { $0.closed = true } }
+
+    var isClosed: Bool { self.queues.withLock { $0.closed } }
 
     func put(_ m: SetupMessage, from side: PerfSide) {
         self.queues.withLock { q in
@@ -130,11 +137,12 @@ final class LoopbackMailbox: Sendable {
     func take(to side: PerfSide, timeoutNanoseconds: UInt64) -> SetupMessage? {
         let deadline = perfNow() + timeoutNanoseconds
         while perfNow() < deadline {
-            let m = self.queues.withLock { q -> SetupMessage? in
-                if side == .server { return q.toServer.isEmpty ? nil : q.toServer.removeFirst() }
-                return q.toClient.isEmpty ? nil : q.toClient.removeFirst()
+            let (m, closed) = self.queues.withLock { q -> (SetupMessage?, Bool) in
+                if side == .server { return (q.toServer.isEmpty ? nil : q.toServer.removeFirst(), q.closed) }
+                return (q.toClient.isEmpty ? nil : q.toClient.removeFirst(), q.closed)
             }
             if let m { return m }
+            if closed { return nil }
             usleep(100)
         }
         return nil

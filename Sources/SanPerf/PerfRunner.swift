@@ -48,6 +48,8 @@ public enum PerfRunner {
             let socket = try Self.connect(provider, to: address, config)
             client = .success(try Self.runClient(socket, provider, config, mailbox: mailbox, server: address))
         } catch { client = .failure(error) }
+        // A client that failed never sends what the server waits for: let it stop now.
+        mailbox.close()
         let served = server.join()
         // The client's failure usually explains the server's (or is the same); report it first.
         if case .failure(let e) = client { throw e }
@@ -129,10 +131,7 @@ public enum PerfRunner {
 
     static func serve(_ listener: SanSocket, _ provider: SanProvider, _ config: PerfConfig,
                       mailbox: LoopbackMailbox?, rawHost: String) throws(PerfError) -> PerfReport {
-        let socket: SanSocket
-        do { socket = try listener.accept(timeoutMilliseconds: Int32(config.timeoutSeconds * 1000)).0 } catch {
-            throw .during("server side: accepting the client", error)
-        }
+        let socket = try Self.accept(listener, config, mailbox)
         let e: PerfEndpoint
         do { e = try PerfEndpoint(provider: provider, socket: socket, config: config, side: .server, mailbox: mailbox) } catch {
             try? socket.close()
@@ -182,6 +181,20 @@ public enum PerfRunner {
         workload?.release(e)
         e.close()
         withExtendedLifetime(workload) {}
+    }
+
+    /// Waits for the client in slices, so a loopback server stops as soon as its client gave up.
+    static func accept(_ listener: SanSocket, _ config: PerfConfig, _ mailbox: LoopbackMailbox?) throws(PerfError)
+        -> SanSocket
+    {
+        let deadline = perfNow() + config.timeoutNanoseconds
+        while true {
+            do { return try listener.accept(timeoutMilliseconds: 100).0 } catch {
+                guard case .timedOut = error else { throw .during("server side: accepting the client", error) }
+            }
+            if mailbox?.isClosed == true { throw .failed("server side: the client gave up before connecting") }
+            if perfNow() >= deadline { throw .failed("server side: no client within \(config.timeoutSeconds) s") }
+        }
     }
 
     /// Why the server cannot run what the client asked, or nil.
