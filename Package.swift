@@ -27,6 +27,7 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .library(name: "san_tcp", type: .dynamic, targets: ["SanTCPLibrary"]),
         .executable(name: "sanperf", targets: ["SanPerfCLI"]),
         .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
     ],
@@ -57,6 +58,10 @@ let package = Package(
         .target(name: "SanProviderNull", dependencies: ["SanProviderKit"], path: "Sources/Providers/null/Provider"),
         .target(name: "SanNullLibrary", dependencies: ["SanProviderNull"], path: "Sources/Providers/null/Library",
                 linkerSettings: providerLinkerSettings),
+        .target(name: "CSanTCP", path: "Sources/Providers/tcp/CSanTCP"),
+        .target(name: "SanProviderTCP", dependencies: ["SanProviderKit", "CSanTCP"], path: "Sources/Providers/tcp/Provider"),
+        .target(name: "SanTCPLibrary", dependencies: ["SanProviderTCP"], path: "Sources/Providers/tcp/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
 
@@ -76,6 +81,8 @@ let package = Package(
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanProviderTCPTests",
+                    dependencies: ["SanProviderTCP", "SanProviderKit", "SanTestSupport", "CSanABI", "CSanTCP", "SanCore"]),
         .testTarget(name: "SanPerfTests", dependencies: ["SanPerf", "SanSwitch", "SanTestSupport"]),
         .testTarget(name: "SanConformanceTests", dependencies: ["SanSwitch", "SanCore", "CSanABI", "SanTestSupport"]),
         .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
