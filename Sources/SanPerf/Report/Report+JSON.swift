@@ -74,7 +74,7 @@ indirect enum JSONValue {
         switch self {
         case .string(let s): return JSONValue.quote(s)
         case .int(let i): return String(i)
-        case .number(let d): return d.isFinite ? Format.fixed(d, 3) : "null"
+        case .number(let d): return Format.general(d)
         case .bool(let b): return b ? "true" : "false"
         case .null: return "null"
         case .object(let o): return "{" + o.members.map { JSONValue.quote($0.0) + ":" + $0.1.encoded }.joined(separator: ",") + "}"
