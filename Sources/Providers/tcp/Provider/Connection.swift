@@ -19,6 +19,8 @@ import Synchronization
 final class Connection: PollTarget {
     struct State: Sendable {
         var terminal: WSAError?
+        /// The socket was shut down (and the peer told why, if it could be).
+        var shutDown = false
         var closedLocally = false
         var posted = FIFO<RecvOp>()
         /// The receive the machine is filling right now (taken off `posted`).
@@ -172,12 +174,11 @@ final class Connection: PollTarget {
     /// CLOSE), shuts the socket down and has the receive owner fail the receive side. Safe to
     /// call more than once and from any thread that holds no lock and no receive ownership.
     func terminate(_ error: WSAError, abort reason: WireError? = nil, orderly: Bool = false) {
+        self.setTerminal(error)
         let first = self.state.withLock { s -> Bool in
-            guard s.terminal == nil else { return false }
-            s.terminal = error
-            return true
+            defer { s.shutDown = true }
+            return !s.shutDown
         }
-        if first { self.terminalCode.store(error.rawValue, ordering: .releasing) }
         var failed: [Completion] = []
         self.tx.withLock { t in
             if first && !t.dead && t.current == nil {
@@ -185,12 +186,22 @@ final class Connection: PollTarget {
                 if orderly { self.writeControl(.close) }
             }
             t.dead = true
-            failed = self.drainTransmit(&t, error: error)
+            failed = self.drainTransmit(&t, error: self.terminalError ?? error)
         }
         self.txPending.store(false, ordering: .releasing)
         if first { Sys.shutdown(self.fd.raw) }
         self.kick()
         self.deliver(failed)
+    }
+
+    /// Records the error every pending and later operation fails with (the first one wins).
+    func setTerminal(_ error: WSAError) {
+        let first = self.state.withLock { s -> Bool in
+            guard s.terminal == nil else { return false }
+            s.terminal = error
+            return true
+        }
+        if first { self.terminalCode.store(error.rawValue, ordering: .releasing) }
     }
 
     /// Receive side of the end, run by the receive owner: fails the posted receives, the one

@@ -244,7 +244,11 @@ extension TCPProvider {
 
     func cleanup(lpErrno: UnsafeMutablePointer<Int32>?) -> Int32 {
         let ok = self.startup.cleanup {
-            for sock in self.sockets.removeAll() { self.close(sock) }
+            let all = self.sockets.removeAll()
+            // End every connection first, so each one's operations fail with
+            // WSA_OPERATION_ABORTED rather than with the orderly close of a sibling socket.
+            for sock in all { sock.connection?.setTerminal(.operationAborted) }
+            for sock in all { self.close(sock) }
         }
         return ok ? 0 : sanFail(lpErrno, .notInitialised)
     }
