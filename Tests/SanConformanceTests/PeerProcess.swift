@@ -118,7 +118,7 @@ enum Hex {
 
 /// A connection from this process to a peer process: the peer listens and accepts, we connect.
 func connectToPeer(_ s: Subject) throws -> (PeerProcess, SanSocket) {
-    let peer = try PeerProcess(provider: s.provider.requestedPath)
+    let peer = try PeerProcess(provider: s.path)
     let port = try peer.run("listen")
     try peer.begin("accept")
     let c = try SanSocket(provider: s.provider)

@@ -75,20 +75,50 @@ enum SubjectError: Error, CustomStringConvertible {
 /// A provider under test.
 struct Subject: @unchecked Sendable {
     let name: String
+    /// The library under test (the peer process loads this file).
+    let path: String
+    /// The provider, loaded from a private copy of `path` (see ``make(_:)``).
     let provider: SanProvider
     /// The capability rule's verdict: the provider connects two endpoints and moves bytes.
     let isTransport: Bool
     /// What the probe saw, for skip messages.
     let probe: String
 
+    /// Loads the provider from a private copy of its file, so this suite's switch is the only
+    /// one that instance knows: other test targets in the same process may dlopen the same file
+    /// and start it with their own upcall table, and a provider keeps one table per instance.
     static func make(_ name: String) throws(SubjectError) -> Subject {
+        let path: String
+        do { path = try ProviderLocator.resolve(name) } catch { throw .broken(error) }
+        let copy = Self.privateCopy(of: path)
+        defer { if copy != path { unlink(copy) } }
         let p: SanProvider
-        do { p = try SanProvider.load(name) } catch {
+        do { p = try SanProvider.load(copy) } catch {
             if case .startupFailed(_, let e) = error, e == .systemNotReady { throw .cannotStart("\(error)") }
             throw .broken(error)
         }
         let (transport, probe) = Self.probeTransport(p)
-        return Subject(name: name, provider: p, isTransport: transport, probe: probe)
+        return Subject(name: name, path: path, provider: p, isTransport: transport, probe: probe)
+    }
+
+    /// `path` copied to a unique file in /tmp (the original when copying fails).
+    static func privateCopy(of path: String) -> String {
+        let copy = "/tmp/san_conformance_\(getpid())_\(path.split(separator: "/").last ?? "provider")"
+        let src = open(path, O_RDONLY)
+        let dst = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0o700)
+        defer {
+            if src >= 0 { close(src) }
+            if dst >= 0 { close(dst) }
+        }
+        guard src >= 0, dst >= 0 else { return path }
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = read(src, &buf, buf.count)
+            if n < 0 { return path }
+            if n == 0 { break }
+            guard write(dst, buf, n) == n else { return path }
+        }
+        return copy
     }
 
     /// The capability rule: on a fresh loopback connection, 16 bytes sent with WSPSend into a
