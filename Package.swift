@@ -29,6 +29,9 @@ let package = Package(
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
         .library(name: "santrace", type: .dynamic, targets: ["SanTraceLibrary"]),
         .library(name: "san_verbs", type: .dynamic, targets: ["SanVerbsLibrary"]),
+        .library(name: "san_tcp", type: .dynamic, targets: ["SanTCPLibrary"]),
+        .executable(name: "sanperf", targets: ["SanPerfCLI"]),
+        .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -62,6 +65,10 @@ let package = Package(
                 path: "Sources/Providers/verbs/Provider"),
         .target(name: "SanVerbsLibrary", dependencies: ["SanProviderVerbs"], path: "Sources/Providers/verbs/Library",
                 linkerSettings: providerLinkerSettings),
+        .target(name: "CSanTCP", path: "Sources/Providers/tcp/CSanTCP"),
+        .target(name: "SanProviderTCP", dependencies: ["SanProviderKit", "CSanTCP"], path: "Sources/Providers/tcp/Provider"),
+        .target(name: "SanTCPLibrary", dependencies: ["SanProviderTCP"], path: "Sources/Providers/tcp/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
 
@@ -76,8 +83,14 @@ let package = Package(
                 linkerSettings: providerLinkerSettings),
 
         // MARK: Workloads, replay, diff
+        .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
+                                                .product(name: "Histogram", package: "hdrhistogram-swift")],
+                path: "Sources/SanPerf"),
 
         // MARK: Command-line tools
+        .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/CLI/sanperf"),
 
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
@@ -86,5 +99,10 @@ let package = Package(
         .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport"]),
         .testTarget(name: "SanProviderVerbsTests",
                     dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
+        .testTarget(name: "SanProviderTCPTests",
+                    dependencies: ["SanProviderTCP", "SanProviderKit", "SanTestSupport", "CSanABI", "CSanTCP", "SanCore"]),
+        .testTarget(name: "SanPerfTests", dependencies: ["SanPerf", "SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanConformanceTests", dependencies: ["SanSwitch", "SanCore", "CSanABI", "SanTestSupport"]),
+        .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
     ]
 )

@@ -86,6 +86,15 @@ public final class SanEvent: @unchecked Sendable {
         self.set()
     }
 
+    /// The allocation-free form of ``takeCompleted()`` for hot loops: resets the event, then
+    /// moves the addresses of the structures completed since the last call into `out` (cleared
+    /// first; its storage is swapped with the event's, so steady-state calls allocate nothing).
+    public func drainCompleted(into out: inout [UInt]) {
+        self.reset()
+        out.removeAll(keepingCapacity: true)
+        self.completed.withLock { list in swap(&list, &out) }
+    }
+
     /// Takes the overlapped structures completed through this event since the last call.
     public func takeCompleted() -> [UnsafeMutablePointer<WSAOVERLAPPED>] {
         let addresses = self.completed.withLock { list in

@@ -44,6 +44,9 @@ public enum SanWaitStrategy: Sendable {
     case yield
     /// WSPGetOverlappedResult(fWait: TRUE): sleeps in the provider. Has no timeout of its own.
     case block
+    /// Yields a few times, then sleeps in growing steps up to 1 ms between polls: for a side
+    /// that waits long and should leave the CPU to others (the passive end of a benchmark).
+    case backoff
 }
 
 /// One overlapped operation slot: a WSAOVERLAPPED at a stable address plus its completion mode.
@@ -100,12 +103,19 @@ public final class SanOperation: @unchecked Sendable {
         if let r = self.inlineResult { return r }
         switch self.mode {
         case .poll: return self.callGetOverlappedResult(wait: false)
-        case .upcall:
-            guard !self.isPending else { return nil }
-            let err = Int32(bitPattern: self.overlapped.pointee.OffsetHigh)
-            return SanCompletion(bytes: UInt32(truncatingIfNeeded: self.overlapped.pointee.InternalHigh),
-                                 flags: self.overlapped.pointee.Offset, error: err == 0 ? nil : WSAError(err))
+        case .upcall: return self.published
         }
+    }
+
+    /// The result fields as published in the structure (`InternalHigh`, `Offset`, `OffsetHigh`
+    /// once `Internal` left WSS_OPERATION_IN_PROGRESS), read without calling the provider: what
+    /// a caller can still inspect after WSPCloseSocket, when WSPGetOverlappedResult no longer
+    /// knows the socket. nil while pending.
+    public var published: SanCompletion? {
+        guard !self.isPending else { return nil }
+        let err = Int32(bitPattern: self.overlapped.pointee.OffsetHigh)
+        return SanCompletion(bytes: UInt32(truncatingIfNeeded: self.overlapped.pointee.InternalHigh),
+                             flags: self.overlapped.pointee.Offset, error: err == 0 ? nil : WSAError(err))
     }
 
     /// Waits for the result. Throws ``SanSwitchError/timedOut(what:)`` after `timeoutNanoseconds`
@@ -118,9 +128,13 @@ public final class SanOperation: @unchecked Sendable {
         let deadline = csan_monotonic_ns() &+ timeoutNanoseconds
         var spins = 0
         while true {
-            if case .upcall(let ev) = self.mode {
+            if case .upcall(let ev) = self.mode, strategy != .spin {
                 let left = deadline > csan_monotonic_ns() ? deadline - csan_monotonic_ns() : 0
                 _ = ev.wait(timeoutMilliseconds: Int32(min(left / 1_000_000 + 1, 1000)))
+            } else if strategy == .backoff && spins >= 16 {
+                // 1 µs, 2 µs, 4 µs … capped at 1 ms.
+                var ts = timespec(tv_sec: 0, tv_nsec: min(1_000 << min(spins - 16, 10), 1_000_000))
+                nanosleep(&ts, nil)
             } else if strategy != .spin || spins & 255 == 255 {
                 sched_yield()
             }

@@ -14,8 +14,10 @@ public struct SanBuffer: Sendable, Equatable {
         self.handle = handle
     }
 
-    var wsabuf: WSABUF { WSABUF(len: self.length, buf: UnsafeMutablePointer(bitPattern: self.address)) }
-    var wsabufex: WSABUFEX {
+    /// The WSABUF (address and length) WSPSend and WSPRecv take.
+    public var wsabuf: WSABUF { WSABUF(len: self.length, buf: UnsafeMutablePointer(bitPattern: self.address)) }
+    /// The WSABUFEX (with the registration handle) WSPRdmaWrite and WSPRdmaRead take.
+    public var wsabufex: WSABUFEX {
         WSABUFEX(len: self.length, buf: UnsafeMutablePointer(bitPattern: self.address),
                  handle: UnsafeMutableRawPointer(bitPattern: self.handle))
     }
@@ -90,7 +92,7 @@ extension SanSocket {
     }
 
     /// Interprets a data-path call's return: pending, finished inline, or failed to start.
-    private func started(_ rc: Int32, _ err: Int32, _ bytes: UInt32, _ operation: SanOperation, _ function: String)
+    func started(_ rc: Int32, _ err: Int32, _ bytes: UInt32, _ operation: SanOperation, _ function: String)
         throws(SanSwitchError)
     {
         if rc == 0 {

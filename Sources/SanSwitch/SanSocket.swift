@@ -12,6 +12,10 @@ public final class SanSocket: @unchecked Sendable {
     public let provider: SanProvider
     /// The provider's SOCKET value.
     public let value: SOCKET
+    /// The switch handle the provider created for this socket with WPUCreateSocketHandle during
+    /// WSPSocket / WSPAccept on the calling thread; nil if it created none there. The provider
+    /// passes it back in WPUCompleteOverlappedRequest and WPUCloseSocketHandle.
+    public let switchHandle: SOCKET?
     var procs: WSPPROC_TABLE { self.provider.procs }
 
     /// WSPSocket(af, SOCK_STREAM, IPPROTO_TCP, WSA_FLAG_OVERLAPPED).
@@ -20,16 +24,20 @@ public final class SanSocket: @unchecked Sendable {
         var info = SanProvider.tcpProtocolInfo()
         info.iAddressFamily = family
         var err: Int32 = 0
+        SanUpcallRegistry.shared.clearCreatedOnThisThread()
         let s = provider.procs.lpWSPSocket!(family, Int32(SOCK_STREAM.rawValue), Int32(IPPROTO_TCP), &info, 0,
                                             UInt32(WSA_FLAG_OVERLAPPED), &err)
+        let created = SanUpcallRegistry.shared.takeCreatedOnThisThread()
         guard s != sanInvalidSocket else { throw .call(function: "WSPSocket", error: WSAError(err)) }
         self.value = s
+        self.switchHandle = created
     }
 
     /// Wraps a SOCKET the provider returned (WSPAccept).
-    public init(provider: SanProvider, value: SOCKET) {
+    public init(provider: SanProvider, value: SOCKET, switchHandle: SOCKET? = nil) {
         self.provider = provider
         self.value = value
+        self.switchHandle = switchHandle
     }
 
     @inline(__always)
@@ -129,6 +137,7 @@ public final class SanSocket: @unchecked Sendable {
         var storage = sockaddr_storage()
         var len = Int32(MemoryLayout<sockaddr_storage>.size)
         var err: Int32 = 0
+        SanUpcallRegistry.shared.clearCreatedOnThisThread()
         let s = withExtendedLifetime(box) {
             withUnsafeMutablePointer(to: &storage) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -136,12 +145,13 @@ public final class SanSocket: @unchecked Sendable {
                 }
             }
         }
+        let created = SanUpcallRegistry.shared.takeCreatedOnThisThread()
         if s == sanInvalidSocket {
             if err == WSAEWOULDBLOCK { return nil }
             throw .call(function: "WSPAccept", error: WSAError(err))
         }
         let peer = len > 0 ? SanAddress(bytes: withUnsafeBytes(of: &storage) { Array($0.prefix(Int(len))) }) : nil
-        return (SanSocket(provider: self.provider, value: s), peer)
+        return (SanSocket(provider: self.provider, value: s, switchHandle: created), peer)
     }
 
     /// WSPGetSockOpt for a 32-bit option (SO_MAX_MSG_SIZE, SO_MAX_RDMA_SIZE, SO_RDMA_THRESHOLD_SIZE).

@@ -23,6 +23,8 @@ public final class SanUpcallRegistry: Sendable {
         var next: SOCKET = 0x5300_0000
         var contexts: [SOCKET: UInt] = [:]
         var log: [Entry]? = nil
+        /// The handle each thread created last, until ``takeCreatedOnThisThread()`` claims it.
+        var createdByThread: [UInt: SOCKET] = [:]
     }
     private let state = Mutex(State())
 
@@ -30,6 +32,7 @@ public final class SanUpcallRegistry: Sendable {
         self.state.withLock { s in
             s.next += 1
             s.contexts[s.next] = context
+            s.createdByThread[UInt(pthread_self())] = s.next
             s.log?.append(Entry(name: "WPUCreateSocketHandle", switchSocket: s.next, error: 0))
             return s.next
         }
@@ -55,6 +58,25 @@ public final class SanUpcallRegistry: Sendable {
 
     /// Starts (or restarts) recording upcalls.
     public func startLog() { self.state.withLock { $0.log = [] } }
+
+    /// Starts recording upcalls unless the log is already on; never clears it. For tests running
+    /// in parallel, which each filter the log by their own switch handles.
+    public func enableLog() { self.state.withLock { s in if s.log == nil { s.log = [] } } }
+
+    /// The upcalls recorded for one switch socket handle, in order.
+    public func log(for handle: SOCKET) -> [Entry] {
+        self.state.withLock { ($0.log ?? []).filter { $0.switchSocket == handle } }
+    }
+
+    /// Forgets the handle the calling thread created last (before a call that may create one).
+    func clearCreatedOnThisThread() { _ = self.state.withLock { $0.createdByThread.removeValue(forKey: UInt(pthread_self())) } }
+
+    /// The handle WPUCreateSocketHandle returned on the calling thread since the last clear, if
+    /// any: how the switch learns which switch handle a provider gave the socket it is creating
+    /// (WSPSocket and WSPAccept create it on the caller's thread; reference §3.3).
+    func takeCreatedOnThisThread() -> SOCKET? {
+        self.state.withLock { $0.createdByThread.removeValue(forKey: UInt(pthread_self())) }
+    }
 
     /// The upcalls recorded since ``startLog()``.
     public var log: [Entry] { self.state.withLock { $0.log ?? [] } }

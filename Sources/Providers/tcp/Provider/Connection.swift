@@ -1,0 +1,252 @@
+import CSanABI
+import CSanTCP
+import Glibc
+import SanCore
+import SanProviderKit
+import Synchronization
+
+/// One established connection: the receive side (Receive.swift), the transmit side
+/// (Transmit.swift), the registrations made on it, and its end (this file).
+///
+/// Concurrency, in one paragraph: exactly one thread at a time reads the socket — the *receive
+/// owner* (`rxOwner`), either the progress thread or a thread waiting in WSPGetOverlappedResult —
+/// and only the owner touches `machine`. Writes happen under the `tx` lock from whichever thread
+/// gets there (the caller of WSPSend, the progress thread on EPOLLOUT, a receive owner queueing a
+/// read response). Queues shared with the application's calls live in `state`. Completions are
+/// collected under those locks and reported after every lock and the receive ownership are
+/// released, so an application may call back into the provider from its completion upcall.
+/// The epoll registration is EPOLLONESHOT and re-armed by ``rearm()`` from atomics only.
+final class Connection: PollTarget {
+    struct State: Sendable {
+        var terminal: WSAError?
+        /// The socket was shut down (and the peer told why, if it could be).
+        var shutDown = false
+        var closedLocally = false
+        var posted = FIFO<RecvOp>()
+        /// The receive the machine is filling right now (taken off `posted`).
+        var filling: RecvOp?
+        var early = FIFO<EarlyMessage>()
+        var earlyBytes = 0
+        var reads: [UInt64: ReadOp] = [:]
+        var nextTag: UInt64 = 1
+    }
+
+    struct ArmState: Sendable {
+        var armed: UInt32 = 0
+        var removed = false
+    }
+
+    let provider: TCPProvider
+    let context: SocketContext
+    let fd: OwnedFD
+    let token: UInt64
+    /// Both handshake nonces xor-ed: what every descriptor of this connection carries.
+    let id: Key128
+    /// The largest WSPSend: the smaller of both sides' SO_MAX_MSG_SIZE (exchanged at handshake).
+    let sendLimit: UInt32
+    let registrations = RegistrationTable()
+    let regions = RdmaRegionTable()
+    let state = Mutex(State())
+    let tx = Mutex(TxState())
+    let arm = Mutex(ArmState())
+    let machine: ReceiveMachine
+
+    let rxOwner = Atomic<Bool>(false)
+    let rxKick = Atomic<Bool>(false)
+    let rxStalled = Atomic<Bool>(false)
+    /// Set by the receive owner once it has failed every receive-side operation after the end.
+    let rxFinished = Atomic<Bool>(false)
+    let txPending = Atomic<Bool>(false)
+    /// The terminal WSA error once the connection ended (0 while it is up).
+    let terminalCode = Atomic<Int32>(0)
+    let readsIssued = Atomic<UInt64>(0)
+    let readsCompleted = Atomic<UInt64>(0)
+
+    init(provider: TCPProvider, context: SocketContext, fd: OwnedFD, id: Key128, peerMaxMessageSize: UInt32) {
+        self.provider = provider
+        self.sendLimit = min(provider.config.maxMessageSize, peerMaxMessageSize)
+        self.context = context
+        self.fd = fd
+        self.id = id
+        self.token = provider.progress.newToken()
+        self.machine = ReceiveMachine(capacity: provider.config.stagingBytes)
+    }
+
+    var config: TCPConfig { self.provider.config }
+    var isDead: Bool { self.terminalCode.load(ordering: .acquiring) != 0 }
+    var terminalError: WSAError? {
+        let code = self.terminalCode.load(ordering: .acquiring)
+        return code == 0 ? nil : WSAError(code)
+    }
+
+    /// Starts watching the socket (the connection is set up and its socket published).
+    func activate() -> Bool {
+        let events = CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLRDHUP | CSAN_TCP_EPOLLONESHOT
+        self.arm.withLock { $0.armed = CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLRDHUP }
+        return self.provider.progress.register(self.fd.raw, events: events, token: self.token, target: self) == nil
+    }
+
+    // MARK: Progress thread
+
+    func handle(events: UInt32) {
+        self.arm.withLock { $0.armed = 0 }
+        if events & CSAN_TCP_EPOLLOUT != 0 { self.flush() }
+        if events & (CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLERR | CSAN_TCP_EPOLLHUP | CSAN_TCP_EPOLLRDHUP) != 0 {
+            self.drive(budget: 16)
+        }
+        self.rearm()
+    }
+
+    /// Arms the oneshot registration for what needs watching now: input unless someone owns the
+    /// receive side or it is stalled on a full early-message buffer; output while the transmit
+    /// queue waits for room. Every change of those atomics is followed by a call here, and the
+    /// mask is computed under the arm lock, so the last call always wins with current state.
+    func rearm() {
+        self.arm.withLock { a in
+            guard !a.removed else { return }
+            var want: UInt32 = 0
+            if !self.isDead {
+                if !self.rxOwner.load(ordering: .acquiring) && !self.rxStalled.load(ordering: .acquiring) {
+                    want |= CSAN_TCP_EPOLLIN | CSAN_TCP_EPOLLRDHUP
+                }
+                if self.txPending.load(ordering: .acquiring) { want |= CSAN_TCP_EPOLLOUT }
+            }
+            guard want != a.armed else { return }
+            self.provider.progress.modify(self.fd.raw, events: want | CSAN_TCP_EPOLLONESHOT, token: self.token)
+            a.armed = want
+        }
+    }
+
+    // MARK: Receive ownership
+
+    func tryAcquireReceive() -> Bool {
+        self.rxOwner.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+    }
+
+    func releaseReceive() {
+        self.rxOwner.store(false, ordering: .releasing)
+        self.rearm()
+    }
+
+    /// Runs the receive machine without blocking if no one else is, and again for every kick
+    /// that arrived meanwhile (a kick is a request from a thread that could not get ownership).
+    func drive(budget: Int) {
+        repeat {
+            self.rxKick.store(false, ordering: .sequentiallyConsistent)
+            guard self.tryAcquireReceive() else { return }
+            var effects = ReceiveEffects()
+            _ = self.receive(budget: budget, &effects)
+            self.releaseReceive()
+            self.apply(effects)
+        } while self.rxKick.load(ordering: .sequentiallyConsistent)
+    }
+
+    /// Asks for a receive pass: by this thread if the receive side is free, else by its owner.
+    func kick(budget: Int = 16) {
+        self.rxKick.store(true, ordering: .sequentiallyConsistent)
+        self.drive(budget: budget)
+    }
+
+    func apply(_ effects: ReceiveEffects) {
+        if effects.flush { self.flush() }
+        self.deliver(effects.completions)
+    }
+
+    // MARK: Reporting
+
+    /// Reports finished operations (every lock released). Each was counted into the upcall gate
+    /// when it was taken off a queue; leaving the gate may close the switch's handle.
+    func deliver(_ completions: [Completion]) {
+        for c in completions {
+            for seg in c.op.segments where seg.handle != 0 { self.registrations.pin(seg.handle, -1) }
+            if let ov = UnsafeMutablePointer<WSAOVERLAPPED>(bitPattern: c.op.overlapped) {
+                self.provider.completer.complete(ov, switchSocket: self.context.switchSocket,
+                                                 upcalls: self.context.upcalls, error: c.error, bytes: c.bytes)
+            }
+            self.context.leaveGate()
+        }
+    }
+
+    // MARK: The end
+
+    /// Ends the connection with `error` for every pending operation: marks it dead, fails the
+    /// transmit queue, optionally tells the peer why (ABORT at a frame boundary, or an orderly
+    /// CLOSE), shuts the socket down and has the receive owner fail the receive side. Safe to
+    /// call more than once and from any thread that holds no lock and no receive ownership.
+    func terminate(_ error: WSAError, abort reason: WireError? = nil, orderly: Bool = false) {
+        self.setTerminal(error)
+        let first = self.state.withLock { s -> Bool in
+            defer { s.shutDown = true }
+            return !s.shutDown
+        }
+        var failed: [Completion] = []
+        self.tx.withLock { t in
+            if first && !t.dead && t.current == nil {
+                if let reason { self.writeControl(.abort(reason: reason.rawValue)) }
+                if orderly { self.writeControl(.close) }
+            }
+            t.dead = true
+            failed = self.drainTransmit(&t, error: self.terminalError ?? error)
+        }
+        self.txPending.store(false, ordering: .releasing)
+        if first { Sys.shutdown(self.fd.raw) }
+        self.kick()
+        self.deliver(failed)
+    }
+
+    /// Records the error every pending and later operation fails with (the first one wins).
+    func setTerminal(_ error: WSAError) {
+        let first = self.state.withLock { s -> Bool in
+            guard s.terminal == nil else { return false }
+            s.terminal = error
+            return true
+        }
+        if first { self.terminalCode.store(error.rawValue, ordering: .releasing) }
+    }
+
+    /// Receive side of the end, run by the receive owner: fails the posted receives, the one
+    /// being filled and the outstanding reads, drops early messages.
+    func finishReceiveSide(_ effects: inout ReceiveEffects) {
+        guard !self.machine.dead else { return }
+        self.machine.dead = true
+        let error = self.terminalError ?? .connectionReset
+        let taken = self.state.withLock { s -> [PendingOp] in
+            var ops: [PendingOp] = []
+            if let f = s.filling { ops.append(f.op) }
+            s.filling = nil
+            ops += s.posted.drain().map(\.op)
+            ops += s.reads.values.map(\.op)
+            s.reads.removeAll()
+            if s.closedLocally {
+                _ = s.early.drain()
+                s.earlyBytes = 0
+            }
+            for _ in ops { self.context.gate.enter() }
+            return ops
+        }
+        effects.completions += taken.map { Completion(op: $0, error: error, bytes: 0) }
+        self.rxFinished.store(true, ordering: .releasing)
+    }
+
+    /// WSPCloseSocket on a connected socket: an orderly CLOSE to the peer when the stream is at a
+    /// frame boundary, every pending operation completed with WSA_OPERATION_ABORTED, every
+    /// registration dropped and every region revoked; WPUCloseSocketHandle comes last, from this
+    /// thread or from whichever completion upcall finishes after it.
+    func close() {
+        self.context.gate.beginClose()
+        self.state.withLock { $0.closedLocally = true }
+        self.terminate(.operationAborted, orderly: true)
+        // The receive owner fails the receive side; wait until it has (it is never long: the
+        // socket is shut down, so a blocked owner wakes at once).
+        while !self.rxFinished.load(ordering: .acquiring) {
+            self.kick()
+            if !self.rxFinished.load(ordering: .acquiring) { usleep(100) }
+        }
+        self.arm.withLock { $0.removed = true }
+        self.provider.progress.unregister(self.fd.raw, token: self.token)
+        self.regions.revokeAll()
+        self.registrations.removeAll()
+        self.context.gate.waitForOtherThreads()
+        self.context.leaveGate()
+    }
+}

@@ -1,0 +1,382 @@
+import Glibc
+import SanCore
+import SanProviderKit
+
+/// The receive side of a connection: a state machine fed by reads of the socket, run only by the
+/// receive owner. Frame prologues (and small payloads) go through a staging buffer; payloads are
+/// read straight into their destination — the posted receive's buffers, the registered target
+/// memory of an RDMA write, the local sink of a read response — with one readv whose last iovec
+/// is the staging buffer, so the next prologue usually comes with the same system call.
+final class ReceiveMachine: @unchecked Sendable {
+    // Touched only by the receive owner (Connection.rxOwner hands it over with acquire/release).
+    let staging: UnsafeMutableRawPointer
+    let capacity: Int
+    var head = 0
+    var tail = 0
+    var state = ReceiveState.prologue
+    /// A CLOSE frame arrived: the end of stream that follows is orderly.
+    var peerClosing = false
+    /// The receive side has been failed; nothing is read any more.
+    var dead = false
+
+    init(capacity: Int) {
+        self.capacity = max(capacity, Frame.maxPrologueSize * 2)
+        self.staging = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    deinit { self.staging.deallocate() }
+
+    var staged: Int { self.tail - self.head }
+}
+
+enum ReceiveState {
+    case prologue
+    case data(Sink, remaining: Int)
+}
+
+/// Where the data bytes of the current frame go.
+enum Sink {
+    /// A posted receive; bytes beyond its room are dropped and it completes with WSAEMSGSIZE.
+    case receive(ScatterCursor, length: UInt32)
+    /// A private buffer for a message that arrived before a receive was posted.
+    case early(EarlyMessage, filled: Int)
+    /// Registered target memory (an incoming RDMA write).
+    case region(RdmaRegion, address: UInt)
+    /// The local buffers of one of our reads.
+    case read(tag: UInt64, ScatterCursor)
+    /// Bytes nobody wants (the tail of a too-long message).
+    case discard
+}
+
+/// What a receive pass leaves to do once ownership is released.
+struct ReceiveEffects {
+    var completions: [Completion] = []
+    /// A read response was queued or a fence lifted: the transmit queue may move.
+    var flush = false
+}
+
+enum ReceiveOutcome {
+    /// The socket has nothing more for now.
+    case drained
+    /// The pass used its budget; more may be waiting.
+    case yielded
+    /// A message is waiting for a receive to be posted (early-message buffer full).
+    case stalled
+    /// The connection ended.
+    case finished
+}
+
+extension Connection {
+    /// Smallest payload rest read directly into its destination instead of through staging.
+    private static let directMinimum = 256
+
+    /// One receive pass: consume what is staged, read more, repeat until the socket is drained,
+    /// `budget` reads were made, a message stalls, or the connection ends. Caller owns receive.
+    func receive(budget: Int, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+        let m = self.machine
+        var reads = 0
+        while true {
+            if m.dead { return .finished }
+            if self.isDead {
+                self.finishReceiveSide(&fx)
+                return .finished
+            }
+            switch self.consumeStaged(m, &fx) {
+            case .drained: break
+            case .stalled: return .stalled
+            case .finished: return .finished
+            case .yielded: break
+            }
+            if reads >= budget { return .yielded }
+            reads += 1
+            let result = self.readMore(m, &fx)
+            switch result {
+            case .done: continue
+            case .wouldBlock: return .drained
+            case .endOfStream:
+                self.end(m.peerClosing ? .disconnected : .connectionReset, &fx)
+                return .finished
+            case .failed(let e):
+                self.end(sanWSAError(errno: e), &fx)
+                return .finished
+            }
+        }
+    }
+
+    /// The end seen from the receive side (end of stream, socket error, peer abort, violation).
+    private func end(_ error: WSAError, abort reason: WireError? = nil, _ fx: inout ReceiveEffects) {
+        self.terminate(error, abort: reason)
+        self.finishReceiveSide(&fx)
+    }
+
+    /// A peer broke the protocol: refuse, tell it why, abort the connection.
+    private func violation(_ reason: WireError, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+        self.end(.connectionAborted, abort: reason, &fx)
+        return .finished
+    }
+
+    // MARK: Staged bytes
+
+    private func consumeStaged(_ m: ReceiveMachine, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+        while m.head < m.tail {
+            switch m.state {
+            case .prologue:
+                let p = m.staging + m.head
+                let size: Int
+                switch Frame.prologueSize(firstByte: p.load(as: UInt8.self)) {
+                case .success(let s): size = s
+                case .failure(let e): return self.violation(e, &fx)
+                }
+                guard m.staged >= size else { return .drained }
+                let frame: Frame
+                switch Frame.decode(UnsafeRawBufferPointer(start: p, count: size)) {
+                case .success(let f): frame = f
+                case .failure(let e): return self.violation(e, &fx)
+                }
+                switch self.begin(frame, m, &fx) {
+                case .drained: break
+                case .stalled: return .stalled
+                case .finished: return .finished
+                case .yielded: break
+                }
+                m.head += size
+                if case .data(let sink, 0) = m.state {
+                    m.state = .prologue
+                    self.finish(sink, &fx)
+                }
+            case .data(var sink, let remaining):
+                let n = min(remaining, m.staged)
+                guard self.place(&sink, from: m.staging + m.head, count: n) else {
+                    return self.violation(.revokedInFlight, &fx)
+                }
+                m.head += n
+                if remaining == n {
+                    m.state = .prologue
+                    self.finish(sink, &fx)
+                } else {
+                    m.state = .data(sink, remaining: remaining - n)
+                }
+            }
+            if m.dead { return .finished }
+        }
+        m.head = 0
+        m.tail = 0
+        return .drained
+    }
+
+    /// Copies staged bytes into the sink.
+    private func place(_ sink: inout Sink, from source: UnsafeRawPointer, count: Int) -> Bool {
+        switch sink {
+        case .receive(var cursor, let length):
+            cursor.copy(from: source, count: min(count, cursor.remaining))
+            sink = .receive(cursor, length: length)
+        case .early(let message, let filled):
+            (message.bytes + filled).copyMemory(from: source, byteCount: count)
+            sink = .early(message, filled: filled + count)
+        case .region(let region, let address):
+            let ok = region.withLive { _ in
+                UnsafeMutableRawPointer(bitPattern: address)!.copyMemory(from: source, byteCount: count)
+            } != nil
+            guard ok else { return false }
+            sink = .region(region, address: address + UInt(count))
+        case .read(let tag, var cursor):
+            cursor.copy(from: source, count: count)
+            sink = .read(tag: tag, cursor)
+        case .discard:
+            break
+        }
+        return true
+    }
+
+    // MARK: Reading
+
+    private func readMore(_ m: ReceiveMachine, _ fx: inout ReceiveEffects) -> IOResult {
+        if m.head > 0 {
+            // Only a partial prologue can be left here: move it to the front.
+            m.staging.copyMemory(from: m.staging + m.head, byteCount: m.staged)
+            m.tail = m.staged
+            m.head = 0
+        }
+        if case .data(var sink, let remaining) = m.state, remaining >= Self.directMinimum {
+            if let result = self.readDirect(m, &sink, remaining: remaining, &fx) { return result }
+        }
+        let result = Sys.read(self.fd.raw, m.staging + m.tail, m.capacity - m.tail)
+        if case .done(let n) = result { m.tail += n }
+        return result
+    }
+
+    /// Reads the rest of a payload straight into its destination (and whatever follows into
+    /// staging). Nil when the sink cannot take direct reads (the tail of a too-long message).
+    private func readDirect(_ m: ReceiveMachine, _ sink: inout Sink, remaining: Int,
+                            _ fx: inout ReceiveEffects) -> IOResult? {
+        let maxIov = SanBuffers.maxCount + 1
+        return withUnsafeTemporaryAllocation(of: iovec.self, capacity: Int(maxIov)) { iovs -> IOResult? in
+            let iov = iovs.baseAddress!
+            var count = 0, covered = 0
+            var region: RdmaRegion?
+            switch sink {
+            case .receive(let cursor, _):
+                guard cursor.remaining > 0 else { return nil }
+                (count, covered) = cursor.fill(iov, max: Int(SanBuffers.maxCount), limit: remaining)
+            case .read(_, let cursor):
+                (count, covered) = cursor.fill(iov, max: Int(SanBuffers.maxCount), limit: remaining)
+            case .early(let message, let filled):
+                iov[0] = iovec(iov_base: message.bytes + filled, iov_len: remaining)
+                (count, covered) = (1, remaining)
+            case .region(let r, let address):
+                iov[0] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: address), iov_len: remaining)
+                (count, covered) = (1, remaining)
+                region = r
+            case .discard:
+                return nil
+            }
+            iov[count] = iovec(iov_base: m.staging + m.tail, iov_len: m.capacity - m.tail)
+            let total = count + 1
+            let result: IOResult
+            if let region {
+                guard let r = region.withLive({ _ in Sys.readv(self.fd.raw, iov, total) }) else {
+                    _ = self.violation(.revokedInFlight, &fx)
+                    return .done(0)
+                }
+                result = r
+            } else {
+                result = Sys.readv(self.fd.raw, iov, total)
+            }
+            guard case .done(let n) = result else { return result }
+            let direct = min(n, covered)
+            self.advance(&sink, by: direct)
+            m.tail += n - direct
+            if direct == remaining {
+                m.state = .prologue
+                self.finish(sink, &fx)
+            } else {
+                m.state = .data(sink, remaining: remaining - direct)
+            }
+            return result
+        }
+    }
+
+    private func advance(_ sink: inout Sink, by n: Int) {
+        switch sink {
+        case .receive(var cursor, let length):
+            cursor.advance(n)
+            sink = .receive(cursor, length: length)
+        case .read(let tag, var cursor):
+            cursor.advance(n)
+            sink = .read(tag: tag, cursor)
+        case .early(let message, let filled):
+            sink = .early(message, filled: filled + n)
+        case .region(let region, let address):
+            sink = .region(region, address: address + UInt(n))
+        case .discard:
+            break
+        }
+    }
+
+    // MARK: Frames
+
+    /// Acts on a decoded prologue: picks the data's destination or answers the request. Returns
+    /// `.stalled` without consuming the prologue when a message must wait for a receive.
+    private func begin(_ frame: Frame, _ m: ReceiveMachine, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+        switch frame {
+        case .send(let length):
+            guard length <= self.config.maxMessageSize else { return self.violation(.tooLong, &fx) }
+            guard let sink = self.messageSink(length: length) else { return .stalled }
+            m.state = .data(sink, remaining: Int(length))
+        case .rdmaWrite(let request):
+            let region = self.regions.lookup(request.descriptor.region)
+            switch RequestValidator.validate(request, connection: self.id, grant: region?.grant, needs: .write,
+                                             maxLength: self.config.maxRdmaSize) {
+            case .failure(let e): return self.violation(e, &fx)
+            case .success(let address):
+                m.state = .data(.region(region!, address: address), remaining: Int(request.length))
+            }
+        case .readRequest(let request, let tag):
+            let region = self.regions.lookup(request.descriptor.region)
+            switch RequestValidator.validate(request, connection: self.id, grant: region?.grant, needs: .read,
+                                             maxLength: self.config.maxRdmaSize) {
+            case .failure(let e): return self.violation(e, &fx)
+            case .success(let address):
+                self.queueResponse(tag: tag, address: address, length: request.length, region: region!)
+                fx.flush = true
+            }
+        case .readResponse(let tag, let length):
+            let read = self.state.withLock { $0.reads[tag] }
+            guard let read, read.length == length else { return self.violation(.unexpectedResponse, &fx) }
+            m.state = .data(.read(tag: tag, ScatterCursor(read.op.segments)), remaining: Int(length))
+        case .close:
+            m.peerClosing = true
+        case .abort:
+            self.end(.connectionAborted, &fx)
+            return .finished
+        }
+        return .drained
+    }
+
+    /// The destination of an incoming message: the oldest posted receive if no earlier message
+    /// is waiting, else a private early buffer while the per-connection budget allows, else
+    /// nothing (the receive side stalls until the application posts a receive).
+    private func messageSink(length: UInt32) -> Sink? {
+        self.state.withLock { s -> Sink? in
+            if s.early.isEmpty, let recv = s.posted.popFirst() {
+                s.filling = recv
+                return .receive(ScatterCursor(recv.op.segments), length: length)
+            }
+            if s.earlyBytes == 0 || s.earlyBytes + Int(length) <= self.config.earlyBytes {
+                s.earlyBytes += Int(length)
+                return .early(EarlyMessage(length: Int(length)), filled: 0)
+            }
+            self.rxStalled.store(true, ordering: .releasing)
+            return nil
+        }
+    }
+
+    /// The frame's data is all in: report what it finished.
+    private func finish(_ sink: Sink, _ fx: inout ReceiveEffects) {
+        switch sink {
+        case .receive(_, let length):
+            let recv = self.state.withLock { s -> RecvOp? in
+                let r = s.filling
+                s.filling = nil
+                if r != nil { self.context.gate.enter() }
+                return r
+            }
+            guard let recv else { return }
+            let bytes = min(length, recv.capacity)
+            fx.completions.append(Completion(op: recv.op, error: length > recv.capacity ? .messageSize : nil,
+                                             bytes: bytes))
+        case .early(let message, _):
+            let recv = self.state.withLock { s -> RecvOp? in
+                if s.early.isEmpty, let r = s.posted.popFirst() {
+                    s.earlyBytes -= message.length
+                    self.context.gate.enter()
+                    return r
+                }
+                s.early.append(message)
+                return nil
+            }
+            if let recv { fx.completions.append(Self.copy(message, into: recv)) }
+        case .read(let tag, _):
+            let read = self.state.withLock { s -> ReadOp? in
+                let r = s.reads.removeValue(forKey: tag)
+                if r != nil { self.context.gate.enter() }
+                return r
+            }
+            self.readsCompleted.add(1, ordering: .releasing)
+            fx.flush = true
+            if let read { fx.completions.append(Completion(op: read.op, error: nil, bytes: read.length)) }
+        case .region, .discard:
+            break
+        }
+    }
+
+    /// Copies an early message into a receive's buffers (truncating, with WSAEMSGSIZE, when it
+    /// does not fit).
+    static func copy(_ message: EarlyMessage, into recv: RecvOp) -> Completion {
+        var cursor = ScatterCursor(recv.op.segments)
+        let n = min(message.length, cursor.remaining)
+        cursor.copy(from: message.bytes, count: n)
+        return Completion(op: recv.op, error: message.length > Int(recv.capacity) ? .messageSize : nil,
+                          bytes: UInt32(n))
+    }
+}

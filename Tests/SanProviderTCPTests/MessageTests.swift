@@ -1,0 +1,140 @@
+import CSanABI
+import Glibc
+import SanCore
+import Testing
+
+/// WSPSend / WSPRecv through libsan_tcp.so: one message per posted receive, in order; early
+/// messages buffered; too-long messages; multi-buffer gather and scatter.
+@Suite struct MessageTests {
+    let tcp = LoadedProvider.tcp
+
+    @Test func messagesArriveInOrderOnePerReceive() throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        let out = TestBuffer(64 * 32), inb = TestBuffer(64 * 32)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        var recvs: [TestOverlapped] = []
+        for i in 0..<32 {
+            let ov = TestOverlapped()
+            #expect(tcp.recv(p.server, [inb.part(i * 64, 64)], ov) == WSA_IO_PENDING)
+            recvs.append(ov)
+        }
+        var sends: [TestOverlapped] = []
+        for i in 0..<32 {
+            for j in 0..<(i + 1) { out[i * 64 + j] = UInt8(i + 1) }
+            let ov = TestOverlapped()
+            #expect(tcp.send(p.client, [out.part(i * 64, i + 1)], ov) == WSA_IO_PENDING)
+            sends.append(ov)
+        }
+        for (i, ov) in sends.enumerated() {
+            let r = try #require(tcp.completion(p.client, ov))
+            #expect(r.error == 0 && r.bytes == UInt32(i + 1))
+        }
+        for (i, ov) in recvs.enumerated() {
+            let r = try #require(tcp.completion(p.server, ov))
+            #expect(r.error == 0)
+            #expect(r.bytes == UInt32(i + 1), "receive \(i) got message of \(r.bytes) bytes")
+            #expect(inb.bytes(i * 64..<(i * 64 + i + 1)) == [UInt8](repeating: UInt8(i + 1), count: i + 1))
+        }
+    }
+
+    @Test func earlyMessagesAreBufferedAndDeliveredOnePerBuffer() throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        let out = TestBuffer(pattern: 3000, seed: 7), inb = TestBuffer(4096)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        // Three messages before any receive is posted.
+        let sizes = [100, 1, 2000]
+        var offset = 0
+        for n in sizes {
+            let ov = TestOverlapped()
+            #expect(tcp.send(p.client, [out.part(offset, n)], ov) == WSA_IO_PENDING)
+            #expect(try #require(tcp.completion(p.client, ov)).error == 0)
+            offset += n
+        }
+        usleep(50_000)  // let them arrive and be buffered
+        offset = 0
+        for n in sizes {
+            let ov = TestOverlapped()
+            #expect(tcp.recv(p.server, [inb.part(0, 4096)], ov) == WSA_IO_PENDING)
+            let r = try #require(tcp.completion(p.server, ov))
+            #expect(r.error == 0 && r.bytes == UInt32(n))
+            #expect(inb.bytes(0..<n) == out.bytes(offset..<(offset + n)))
+            offset += n
+        }
+    }
+
+    @Test func messageLongerThanTheReceiveFailsItWithMessageSize() throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        let out = TestBuffer(pattern: 500, seed: 1), inb = TestBuffer(600, fill: 0xEE)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        let small = TestOverlapped(), next = TestOverlapped()
+        #expect(tcp.recv(p.server, [inb.part(0, 100)], small) == WSA_IO_PENDING)
+        #expect(tcp.recv(p.server, [inb.part(100, 500)], next) == WSA_IO_PENDING)
+        for n in [500, 3] {
+            let ov = TestOverlapped()
+            #expect(tcp.send(p.client, [out.part(0, n)], ov) == WSA_IO_PENDING)
+            #expect(try #require(tcp.completion(p.client, ov)).error == 0)
+        }
+        let r = try #require(tcp.completion(p.server, small))
+        #expect(r.error == WSAEMSGSIZE && r.bytes == 100)
+        #expect(inb.bytes(0..<100) == out.bytes(0..<100))
+        // The rest of the long message is dropped; the next message is intact.
+        let r2 = try #require(tcp.completion(p.server, next))
+        #expect(r2.error == 0 && r2.bytes == 3)
+        #expect(inb.bytes(100..<103) == out.bytes(0..<3))
+        #expect(inb[103] == 0xEE)
+    }
+
+    @Test func gatherAndScatterOverSeveralBuffers() throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        let out = TestBuffer(pattern: 70_000, seed: 9), inb = TestBuffer(80_000)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        let ov = TestOverlapped(), rov = TestOverlapped()
+        // Receive scatters over 3 pieces with gaps; send gathers 4 pieces.
+        #expect(tcp.recv(p.server, [inb.part(10, 5), inb.part(1000, 40_000), inb.part(50_000, 29_000)], rov) == WSA_IO_PENDING)
+        #expect(tcp.send(p.client, [out.part(0, 3), out.part(100, 20_000), out.part(30_000, 40_000), out.part(69_999, 1)], ov) == WSA_IO_PENDING)
+        #expect(try #require(tcp.completion(p.client, ov)).bytes == 60_004)
+        let r = try #require(tcp.completion(p.server, rov))
+        #expect(r.error == 0 && r.bytes == 60_004)
+        let sent = out.bytes(0..<3) + out.bytes(100..<20_100) + out.bytes(30_000..<70_000) + out.bytes(69_999..<70_000)
+        let got = inb.bytes(10..<15) + inb.bytes(1000..<41_000) + inb.bytes(50_000..<(50_000 + 60_004 - 40_005))
+        #expect(got == sent)
+    }
+
+    @Test func sendLimitsAndUnregisteredBuffers() throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        var max: UInt32 = 0
+        var len: Int32 = 4
+        var err: Int32 = 0
+        #expect(tcp.table.lpWSPGetSockOpt!(p.client, SOL_SOCKET_WSA, SO_MAX_MSG_SIZE, withUnsafeMutableBytes(of: &max) {
+            $0.baseAddress!.assumingMemoryBound(to: CChar.self) }, &len, &err) == 0)
+        #expect(max == 1 << 20)
+        let big = TestBuffer(Int(max) + 1)
+        _ = try tcp.register(p.client, big, MEM_READ)
+        #expect(tcp.send(p.client, [big.part(0, Int(max) + 1)], TestOverlapped()) == WSAEMSGSIZE)
+        let unregistered = TestBuffer(16)
+        #expect(tcp.send(p.client, [unregistered.part(0, 16)], TestOverlapped()) == WSAEFAULT)
+        // A receive needs MEM_WRITE: the MEM_READ registration is refused.
+        #expect(tcp.recv(p.client, [big.part(0, 16)], TestOverlapped()) == WSAEFAULT)
+    }
+
+    @Test func synchronousCallsWithoutOverlapped() throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        let out = TestBuffer(pattern: 32, seed: 4), inb = TestBuffer(32)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        #expect(tcp.send(p.client, [out.part(0, 32)], nil) == 0)
+        let rc = withDeadline { tcp.recv(p.server, [inb.part(0, 32)], nil) }
+        #expect(rc == 0)
+        #expect(inb.bytes == out.bytes)
+    }
+}
