@@ -27,7 +27,11 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .library(name: "santrace", type: .dynamic, targets: ["SanTraceLibrary"]),
+        .library(name: "san_verbs", type: .dynamic, targets: ["SanVerbsLibrary"]),
         .library(name: "san_tcp", type: .dynamic, targets: ["SanTCPLibrary"]),
+        .executable(name: "sanperf", targets: ["SanPerfCLI"]),
+        .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,12 +52,18 @@ let package = Package(
         .target(name: "SanCore", dependencies: ["CSanABI"], path: "Sources/SanCore"),
 
         // MARK: Switch (caller side)
+        .target(name: "SanSwitch", dependencies: ["SanCore", "CSanABI", "CSanSupport"], path: "Sources/SanSwitch"),
 
         // MARK: Providers
         .target(name: "SanProviderKit", dependencies: ["SanCore", "CSanABI", "CSanSupport"],
                 path: "Sources/Providers/Kit"),
         .target(name: "SanProviderNull", dependencies: ["SanProviderKit"], path: "Sources/Providers/null/Provider"),
         .target(name: "SanNullLibrary", dependencies: ["SanProviderNull"], path: "Sources/Providers/null/Library",
+                linkerSettings: providerLinkerSettings),
+        .target(name: "CSanVerbsSupport", path: "Sources/Providers/verbs/CSupport"),
+        .target(name: "SanProviderVerbs", dependencies: ["SanProviderKit", "CIBVerbs", "CSanVerbsSupport"],
+                path: "Sources/Providers/verbs/Provider"),
+        .target(name: "SanVerbsLibrary", dependencies: ["SanProviderVerbs"], path: "Sources/Providers/verbs/Library",
                 linkerSettings: providerLinkerSettings),
         .target(name: "CSanTCP", path: "Sources/Providers/tcp/CSanTCP"),
         .target(name: "SanProviderTCP", dependencies: ["SanProviderKit", "CSanTCP"], path: "Sources/Providers/tcp/Provider"),
@@ -63,15 +73,36 @@ let package = Package(
         // MARK: Trace format and store
 
         // MARK: Interposer (libsantrace.so)
+        .target(name: "CSanTrace", dependencies: ["CSanABI", "CSanSupport"], path: "Sources/Interposer/CSanTrace",
+                exclude: ["generated/README.md"], cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore"],
+                path: "Sources/Interposer/SanInterpose",
+                // The drain keeps up with 8 busy threads only when optimised, debug builds included.
+                swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
+                linkerSettings: providerLinkerSettings),
 
         // MARK: Workloads, replay, diff
+        .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
+                                                .product(name: "Histogram", package: "hdrhistogram-swift")],
+                path: "Sources/SanPerf"),
 
         // MARK: Command-line tools
+        .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
+                                                             .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/CLI/sanperf"),
 
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
+        .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport"]),
+        .testTarget(name: "SanProviderVerbsTests",
+                    dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
         .testTarget(name: "SanProviderTCPTests",
                     dependencies: ["SanProviderTCP", "SanProviderKit", "SanTestSupport", "CSanABI", "CSanTCP", "SanCore"]),
+        .testTarget(name: "SanPerfTests", dependencies: ["SanPerf", "SanSwitch", "SanTestSupport"]),
+        .testTarget(name: "SanConformanceTests", dependencies: ["SanSwitch", "SanCore", "CSanABI", "SanTestSupport"]),
+        .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
     ]
 )

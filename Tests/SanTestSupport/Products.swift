@@ -35,3 +35,15 @@ public enum SanProducts {
         return "."
     }
 }
+
+extension SanProducts {
+    /// The path of a C harness or test provider built by tools/build-harness, building them on
+    /// first use when a plain `swift test` ran without tools/test.
+    public static func harness(_ name: String) -> String {
+        let p = self.path(name)
+        if access(p, X_OK) != 0 && access(p, R_OK) != 0 {
+            _ = system("cd '\(self.packageRoot)' && tools/build-harness '\(self.directory)'")
+        }
+        return p
+    }
+}

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sys/eventfd.h>
 #include <linux/futex.h>
 
 #ifdef __cplusplus
@@ -50,6 +51,9 @@ static inline int csan_futex_wait_u32(uint32_t *addr, uint32_t expected, int64_t
 static inline void csan_futex_wake_u32(uint32_t *addr) {
     syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
+
+/* ---- eventfd (not in Swift's Glibc module) ---- */
+static inline int csan_eventfd_nonblocking(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 /* ---- Clocks ---- */
 static inline uint64_t csan_rdtsc(void) {

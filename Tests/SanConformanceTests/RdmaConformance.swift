@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSanABI
+import SanCore
+import SanSwitch
+import Testing
+
+/// One-sided RDMA against a peer process, offsets, several WSABUFEX entries, the "done" ordering,
+/// the peer's access rights and revocation (Docs/Conformance.md §4).
+@Suite struct RdmaConformance {
+    @Test(arguments: Conformance.transports, Mode.allCases)
+    func oneSidedWriteAndReadWithOffsetsAndSeveralBuffers(_ name: String, _ mode: Mode) throws {
+        let s = try Conformance.subject(name)
+        let (peer, c) = try connectToPeer(s)
+        let mem = Memory(8192)
+        defer {
+            try? c.close()
+            mem.free()
+        }
+        let desc = SanRdmaDescriptor(bytes: Hex.decode(try peer.run("reg-rdma 8192 3 0")))
+        for i in 0..<300 { mem.bytes[i] = UInt8(truncatingIfNeeded: i * 7 + 1) }
+        let local = try c.register(mem.bytes, access: .readWrite)
+        // Write [0,100) and [200,300) of ours to the peer's offset 1000; the peer calls nothing.
+        let (w, _) = operation(mode)
+        try c.rdmaWrite([local.buffer(offset: 0, length: 100), local.buffer(offset: 200, length: 100)], to: desc,
+                        offset: 1000, operation: w)
+        #expect(try finish(w) == SanCompletion(bytes: 200))
+        let expected = [UInt8](repeating: 0, count: 10) + mem.read(0, 100) + mem.read(200, 100) + [UInt8](repeating: 0, count: 10)
+        #expect(try Self.peerShows(peer, "dump 990 220", expected),
+                "the write landed at the offset, the two buffers back to back, nothing else touched")
+        // Read the same 200 bytes back into two local buffers.
+        guard s.provider.extensions.rdmaRead != nil else {
+            #expect(s.provider.lookups[.rdmaRead] == .some(.operationNotSupported))
+            return
+        }
+        let (r, _) = operation(mode)
+        try c.rdmaRead([local.buffer(offset: 4096, length: 120), local.buffer(offset: 6000, length: 80)], from: desc,
+                       offset: 1000, operation: r)
+        #expect(try finish(r) == SanCompletion(bytes: 200))
+        #expect(mem.read(4096, 120) + mem.read(6000, 80) == mem.read(0, 100) + mem.read(200, 100))
+    }
+
+    @Test(arguments: Conformance.transports)
+    func aSendAfterAWriteArrivesAfterTheWrittenBytes(_ name: String) throws {
+        let p = try Conformance.subject(name).provider
+        let pair = try Pair(p)
+        let size = 1 << 20
+        let target = Memory(size), source = Memory(size + 64)
+        defer {
+            pair.close()
+            target.free()
+            source.free()
+        }
+        for i in stride(from: 0, to: size, by: 4096) { source.bytes[i] = UInt8(truncatingIfNeeded: i >> 12 | 1) }
+        source.bytes[size - 1] = 0x5D
+        let desc = try pair.server.registerRdma(target.bytes, access: .write)
+        let note = try pair.server.register(source.slice(size, 64), access: .write)
+        let src = try pair.client.register(source.bytes, access: .read)
+        let recv = SanOperation(), write = SanOperation(), send = SanOperation()
+        try pair.server.recv([note.buffer(length: 8)], operation: recv)
+        try pair.client.rdmaWrite([src.buffer(length: UInt32(size))], to: desc, operation: write)
+        try pair.client.send([src.buffer(length: 8)], operation: send)
+        #expect(try finish(recv).error == nil)
+        // The moment the note arrives, the whole write is in place.
+        #expect(target.bytes[size - 1] == 0x5D)
+        #expect(Array(target.bytes) == Array(source.slice(0, size)))
+        #expect(try finish(write).error == nil)
+        #expect(try finish(send).error == nil)
+    }
+
+    @Test(arguments: Conformance.transports)
+    func writingAReadOnlyRegionFailsAndAbortsTheConnection(_ name: String) throws {
+        try Self.violation(name, peerAccess: 1, write: true)
+    }
+
+    @Test(arguments: Conformance.transports)
+    func readingAWriteOnlyRegionFailsAndAbortsTheConnection(_ name: String) throws {
+        let s = try Conformance.subject(name)
+        guard s.provider.extensions.rdmaRead != nil else {
+            // Optional: its absence must be announced as WSAEOPNOTSUPP (checked again here).
+            #expect(s.provider.lookups[.rdmaRead] == .some(.operationNotSupported))
+            return
+        }
+        try Self.violation(name, peerAccess: 2, write: false)
+    }
+
+    /// An RDMA operation the peer's registration does not allow: it must not succeed, the peer's
+    /// memory stays as it was, and the connection is aborted (a later send fails).
+    static func violation(_ name: String, peerAccess: Int, write: Bool) throws {
+        let s = try Conformance.subject(name)
+        let (peer, c) = try connectToPeer(s)
+        let mem = Memory(4096, fill: 0x77)
+        defer {
+            try? c.close()
+            mem.free()
+        }
+        let desc = SanRdmaDescriptor(bytes: Hex.decode(try peer.run("reg-rdma 4096 \(peerAccess) 17")))
+        let local = try c.register(mem.bytes, access: .readWrite)
+        let op = SanOperation()
+        let failure: WSAError?
+        do {
+            if write {
+                try c.rdmaWrite([local.buffer(length: 100)], to: desc, operation: op)
+            } else {
+                try c.rdmaRead([local.buffer(length: 100)], from: desc, operation: op)
+            }
+            failure = try finish(op).error
+        } catch let e as SanSwitchError {
+            failure = e.wsaError
+        }
+        #expect(failure != nil, "an RDMA \(write ? "write to a MEM_READ" : "read from a MEM_WRITE")-only region must fail")
+        #expect(Hex.decode(try peer.run("dump 0 4096")) == [UInt8](repeating: 17, count: 4096), "the peer's memory is unchanged")
+        if !write { #expect(mem.read(0, 100) == [UInt8](repeating: 0x77, count: 100), "nothing was read") }
+        let aborted = try Self.sendFails(c, local)
+        withKnownIssue("""
+            tcp refuses the operation at the call with WSAEFAULT (its descriptor carries the access \
+            bits) and keeps the connection; this contract requires the connection to be aborted. \
+            Lead to decide: fix the provider, or make a local refusal acceptable in Docs/Conformance.md §4.
+            """) {
+            #expect(aborted, "after an access violation the connection is aborted: later operations fail")
+        } when: { name == "tcp" }
+    }
+
+    /// Polls the peer's answer to `command` for up to 2 s until it shows `expected` bytes: a
+    /// provider may complete an RDMA operation before the target applied it, and the suite
+    /// checks placement, not that timing.
+    static func peerShows(_ peer: PeerProcess, _ command: String, _ expected: [UInt8]) throws -> Bool {
+        let deadline = monotonicNow() + 2_000_000_000
+        while true {
+            if Hex.decode(try peer.run(command)) == expected { return true }
+            if monotonicNow() > deadline { return false }
+            usleep(2000)
+        }
+    }
+
+    @Test(arguments: Conformance.transports)
+    func deregistrationRevokesThePeersAccess(_ name: String) throws {
+        let s = try Conformance.subject(name)
+        let (peer, c) = try connectToPeer(s)
+        let mem = Memory(4096, fill: 0x42)
+        defer {
+            try? c.close()
+            mem.free()
+        }
+        let desc = SanRdmaDescriptor(bytes: Hex.decode(try peer.run("reg-rdma 4096 2 0")))
+        let local = try c.register(mem.bytes, access: .readWrite)
+        let first = SanOperation()
+        try c.rdmaWrite([local.buffer(length: 64)], to: desc, operation: first)
+        #expect(try finish(first) == SanCompletion(bytes: 64), "allowed while registered")
+        #expect(try Self.peerShows(peer, "dump 0 64", [UInt8](repeating: 0x42, count: 64)), "and it landed")
+        try peer.run("dereg-rdma")
+        mem.slice(0, 64).initializeMemory(as: UInt8.self, repeating: 0x99)
+        let second = SanOperation()
+        var failure: WSAError?
+        do {
+            try c.rdmaWrite([local.buffer(length: 64)], to: desc, operation: second)
+            failure = try finish(second).error
+        } catch let e as SanSwitchError { failure = e.wsaError }
+        withKnownIssue("""
+            tcp completes an RDMA write before the target accepted it: a write through a revoked \
+            descriptor reports success although the target refuses it (the bytes do not land and the \
+            connection is aborted). Lead to decide: completion only after the target's verdict.
+            """, isIntermittent: true) {
+            #expect(failure != nil, "a write through a deregistered descriptor must fail")
+        } when: { name == "tcp" }
+        #expect(Hex.decode(try peer.run("dump 0 64")) == [UInt8](repeating: 0x42, count: 64),
+                "the revoked write did not land")
+    }
+
+    /// True when a send on `c` fails to start or completes with an error within 10 s.
+    static func sendFails(_ c: SanSocket, _ reg: SanMemoryRegistration) throws -> Bool {
+        let op = SanOperation()
+        do { try c.send([reg.buffer(length: 8)], operation: op) } catch { return true }
+        guard let r = try? finish(op) else { return false }
+        return r.error != nil
+    }
+}
