@@ -27,7 +27,7 @@ import Testing
         try tcp.cleanup()  // the last one
         let r = try #require(tcp.completion(p.server, pending2))
         #expect(r.error == WSA_OPERATION_ABORTED)
-        for h in handles { #expect(UpcallLog.shared.closedLast(h)) }
+        for h in handles { #expect(UpcallLog.closedLast(h)) }
         #expect(tcp.send(p.client, [out.part(0, 8)], TestOverlapped()) == WSAENOTSOCK)
         #expect(throws: WSAFailure(.notInitialised)) { try tcp.cleanup() }
 
@@ -43,7 +43,7 @@ import Testing
         let tcp = LoadedProvider.tcp
         var data = WSPDATA()
         var info = WSAPROTOCOL_INFOW()
-        var up = TestUpcalls.table
+        var up = WSPUPCALLTABLEEX()
         var table = WSPPROC_TABLE()
         #expect(tcp.startup(0x0101, &data, &info, &up, &table) == WSAVERNOTSUPPORTED)
         #expect(tcp.startup(0x0202, nil, &info, &up, &table) == WSAEFAULT)

@@ -2,6 +2,7 @@ import CSanABI
 import CSanSupport
 import Glibc
 import SanCore
+import SanSwitch
 import SanTestSupport
 import Synchronization
 import Testing
@@ -14,10 +15,12 @@ struct WSAFailure: Error, Equatable, CustomStringConvertible {
     var description: String { WSAError(self.code).description }
 }
 
-/// A provider .so loaded with dlopen and started with the test upcall table: the proc table and
-/// the seven extension pointers, as the switch would hold them.
+/// A provider .so loaded by SanSwitch (dlopen, WSPStartupEx with the switch's upcall table, the
+/// seven extension look-ups): its proc table and extension pointers, called directly so the
+/// tests can pass anything the ABI allows, including what a safe API would refuse.
 final class LoadedProvider: @unchecked Sendable {
     let path: String
+    let provider: SanProvider
     let table: WSPPROC_TABLE
     let registerMemory: LPFN_WSPREGISTERMEMORY
     let deregisterMemory: LPFN_WSPDEREGISTERMEMORY
@@ -51,52 +54,38 @@ final class LoadedProvider: @unchecked Sendable {
         }
         Glibc.close(src)
         Glibc.close(dst)
-        defer { unlink(copy) }
         for (k, v) in environment { setenv(k, v, 1) }
         defer { for k in environment.keys { unsetenv(k) } }
         return LoadedProvider(path: copy)
     }
 
     init(path: String) {
+        UpcallLog.enable()
         self.path = path
-        guard let lib = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
-            fatalError("dlopen \(path): \(String(cString: dlerror()))")
+        do { self.provider = try SanProvider.load(path) } catch { fatalError("loading \(path): \(error)") }
+        guard let lib = dlopen(path, RTLD_NOW | RTLD_LOCAL), let sym = dlsym(lib, "WSPStartupEx") else {
+            fatalError("\(path) exports no WSPStartupEx")
         }
-        guard let sym = dlsym(lib, "WSPStartupEx") else { fatalError("\(path) exports no WSPStartupEx") }
         self.startup = unsafeBitCast(sym, to: LPWSPSTARTUPEX.self)
-        var data = WSPDATA()
-        var info = WSAPROTOCOL_INFOW()
-        var up = TestUpcalls.table
-        var table = WSPPROC_TABLE()
-        let rc = self.startup(0x0202, &data, &info, &up, &table)
-        precondition(rc == 0, "WSPStartupEx returned \(rc)")
-        self.table = table
-        func ext<T>(_ e: SanExtension, _: T.Type) -> T {
-            var guid = e.guid
-            var fn: UnsafeMutableRawPointer?
-            var got: UInt32 = 0
-            var err: Int32 = 0
-            let r = table.lpWSPIoctl!(sanInvalidSocket, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, 16, &fn, 8, &got,
-                                      nil, nil, nil, &err)
-            precondition(r == 0 && fn != nil, "extension \(e) missing: \(err)")
-            return unsafeBitCast(fn!, to: T.self)
-        }
-        self.registerMemory = ext(.registerMemory, LPFN_WSPREGISTERMEMORY.self)
-        self.deregisterMemory = ext(.deregisterMemory, LPFN_WSPDEREGISTERMEMORY.self)
-        self.registerRdmaMemory = ext(.registerRdmaMemory, LPFN_WSPREGISTERRDMAMEMORY.self)
-        self.deregisterRdmaMemory = ext(.deregisterRdmaMemory, LPFN_WSPDEREGISTERRDMAMEMORY.self)
-        self.rdmaWrite = ext(.rdmaWrite, LPFN_WSPRDMAWRITE.self)
-        self.rdmaRead = ext(.rdmaRead, LPFN_WSPRDMAREAD.self)
-        self.cacheCallback = ext(.memoryRegistrationCacheCallback, LPFN_WSPMEMORYREGISTRATIONCACHECALLBACK.self)
+        self.table = self.provider.procs
+        let x = self.provider.extensions
+        self.registerMemory = x.registerMemory
+        self.deregisterMemory = x.deregisterMemory
+        self.registerRdmaMemory = x.registerRdmaMemory
+        self.deregisterRdmaMemory = x.deregisterRdmaMemory
+        self.rdmaWrite = x.rdmaWrite
+        self.rdmaRead = x.rdmaRead!
+        self.cacheCallback = x.memoryRegistrationCacheCallback!
     }
 
-    /// Another WSPStartupEx on the same instance (reference-counted).
+    /// Another WSPStartupEx on the same instance (reference-counted), through SanSwitch again.
     func startAgain() -> Int32 {
-        var data = WSPDATA()
-        var info = WSAPROTOCOL_INFOW()
-        var up = TestUpcalls.table
-        var table = WSPPROC_TABLE()
-        return self.startup(0x0202, &data, &info, &up, &table)
+        do {
+            _ = try SanProvider.load(self.path)
+            return 0
+        } catch {
+            return WSASYSNOTREADY
+        }
     }
 
     func cleanup() throws(WSAFailure) {
@@ -120,9 +109,7 @@ final class LoadedProvider: @unchecked Sendable {
     }
 
     /// The switch handle the provider got for `s` (WPUCreateSocketHandle with context `s`).
-    func switchSocket(of s: SOCKET) -> SOCKET? {
-        TestUpcalls.contexts.withLock { $0.first(where: { $0.value == s })?.key }
-    }
+    func switchSocket(of s: SOCKET) -> SOCKET? { SanUpcallRegistry.shared.switchHandle(forContext: s) }
 
     /// A listening socket on 127.0.0.1 and an ephemeral port (learnt with WSPGetSockName).
     func listener(backlog: Int32 = 8, event: TestEvent? = nil) throws(WSAFailure) -> (SOCKET, sockaddr_in) {

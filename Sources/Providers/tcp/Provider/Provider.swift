@@ -17,7 +17,10 @@ public final class TCPProvider: Sendable {
     public static let shared = TCPProvider()
 
     let startup = ProviderStartup(description: "sanreplay tcp provider (software RDMA over TCP)")
-    let sockets = SocketTable<TCPSocket>(base: 0x7C00_0000)
+    /// SOCKET values 0x7Cxx_xxxx: recognisable in traces, and starting at a random offset so two
+    /// instances of the library in one process (a test loading a private copy) never hand out
+    /// the same value.
+    let sockets = SocketTable<TCPSocket>(base: 0x7C00_0000 + UInt(Sys.randomKey().low & 0xFFFF) << 8)
     let completer = OverlappedCompleter()
     let config: TCPConfig
     let limits: SanSocketLimits
