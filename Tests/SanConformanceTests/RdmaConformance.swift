@@ -113,13 +113,7 @@ import Testing
         #expect(Hex.decode(try peer.run("dump 0 4096")) == [UInt8](repeating: 17, count: 4096), "the peer's memory is unchanged")
         if !write { #expect(mem.read(0, 100) == [UInt8](repeating: 0x77, count: 100), "nothing was read") }
         let aborted = try Self.sendFails(c, local)
-        withKnownIssue("""
-            tcp refuses the operation at the call with WSAEFAULT (its descriptor carries the access \
-            bits) and keeps the connection; this contract requires the connection to be aborted. \
-            Lead to decide: fix the provider, or make a local refusal acceptable in Docs/Conformance.md §4.
-            """) {
-            #expect(aborted, "after an access violation the connection is aborted: later operations fail")
-        } when: { name == "tcp" }
+        #expect(aborted, "after an access violation the connection is aborted: later operations fail")
     }
 
     /// Polls the peer's answer to `command` for up to 2 s until it shows `expected` bytes: a

@@ -118,19 +118,39 @@ import Testing
         // A write's source must be MEM_READ; a read's sink must be MEM_WRITE.
         #expect(tcp.rdma(write: true, p.client, [(writeOnly.base, 16, wo)], wdesc, offset: 0, TestOverlapped()) == WSAEFAULT)
         #expect(tcp.rdma(write: false, p.client, [(readOnly.base, 16, ro)], rdesc, offset: 0, TestOverlapped()) == WSAEFAULT)
-        // The peer's rights, checked locally first (the target checks again).
-        #expect(tcp.rdma(write: true, p.client, [(readOnly.base, 16, ro)], rdesc, offset: 0, TestOverlapped()) == WSAEFAULT)
-        #expect(tcp.rdma(write: false, p.client, [(writeOnly.base, 16, wo)], wdesc, offset: 0, TestOverlapped()) == WSAEFAULT)
-        // Bounds: offset + length past the region.
-        #expect(tcp.rdma(write: true, p.client, [(readOnly.base, 16, ro)], wdesc, offset: 4081, TestOverlapped()) == WSAEFAULT)
         // Range outside the handle's registration, unknown handle.
         #expect(tcp.rdma(write: true, p.client, [(readOnly.base + 4090, 16, ro)], wdesc, offset: 0, TestOverlapped()) == WSAEFAULT)
         #expect(tcp.rdma(write: true, p.client, [(readOnly.base, 16, UnsafeMutableRawPointer(bitPattern: 0x1234))], wdesc,
                          offset: 0, TestOverlapped()) == WSAEINVAL)
-        // Still usable afterwards.
+        // Local mistakes leave the connection usable.
         let ov = TestOverlapped()
         #expect(tcp.rdma(write: true, p.client, [(readOnly.base, 16, ro)], wdesc, offset: 4080, ov) == WSA_IO_PENDING)
         #expect(try #require(tcp.completion(p.client, ov)).error == 0)
+    }
+
+    /// The peer's rights and the region's bounds, as the descriptor states them, are checked at
+    /// the call too; a violation fails it and aborts the connection (the target would refuse it
+    /// and abort; an RC queue pair ends the same way on a remote access error).
+    @Test(arguments: ["write into MEM_READ", "read from MEM_WRITE", "past the end"])
+    func remoteAccessViolationFailsAndAbortsTheConnection(_ what: String) throws {
+        let p = try tcp.pair()
+        defer { p.close() }
+        let remote = TestBuffer(4096, fill: 0x31)
+        let desc = try tcp.registerRdma(p.server, remote, what == "read from MEM_WRITE" ? MEM_WRITE : MEM_READ)
+        let local = TestBuffer(4096, fill: 0x77)
+        let h = try tcp.register(p.client, local, MEM_READWRITE)
+        let write = what != "read from MEM_WRITE"
+        #expect(tcp.rdma(write: write, p.client, [(local.base, 16, h)], desc, offset: what == "past the end" ? 4081 : 0,
+                         TestOverlapped()) == WSAEFAULT)
+        #expect(tcp.send(p.client, [local.part(0, 8)], TestOverlapped()) == WSAECONNABORTED)
+        // The peer learns it too: its pending receive fails.
+        let inbox = TestBuffer(64)
+        _ = try tcp.register(p.server, inbox, MEM_WRITE)
+        let ov = TestOverlapped()
+        let rc = tcp.recv(p.server, [inbox.part(0, 64)], ov)
+        let error = rc == WSA_IO_PENDING ? try #require(tcp.completion(p.server, ov)).error : rc
+        #expect(error == WSAECONNABORTED)
+        #expect(remote.bytes.allSatisfy { $0 == 0x31 } && local.bytes.allSatisfy { $0 == 0x77 })
     }
 
     @Test func localRegistrationsAreCountedAndPinned() throws {

@@ -81,9 +81,15 @@ extension TCPProvider {
         guard let total = SanBuffers.total(segments), total <= self.config.maxRdmaSize else {
             return sanFail(lpErrno, .messageSize)
         }
-        guard target.access.contains(isWrite ? .write : .read),
-              Bounds.fits(offset: UInt64(offset), count: UInt64(total), within: target.length)
-        else { return sanFail(lpErrno, .fault) }
+        // What the target would refuse (the peer's rights, the region's bounds) fails here at
+        // once and ends the connection, as a remote access error ends an RC queue pair: the
+        // outcome does not depend on which side notices first (Docs/TCPProvider.md, "Errors").
+        let violation: WireError? = !target.access.contains(isWrite ? .write : .read) ? .accessDenied
+            : !Bounds.fits(offset: UInt64(offset), count: UInt64(total), within: target.length) ? .outOfBounds : nil
+        if let violation {
+            conn.terminate(.connectionAborted, abort: violation)
+            return sanFail(lpErrno, .fault)
+        }
         let request = RdmaRequest(descriptor: target, offset: UInt64(offset), length: total)
         return self.start(conn, segments, ov, lpBytes, lpErrno) { op in
             isWrite ? conn.submit(TxItem(.rdmaWrite(request), segments: segments, op: op))
