@@ -157,4 +157,47 @@ import Testing
     static func code(_ ne: WSANETWORKEVENTS, _ bit: Int32) -> Int32 {
         withUnsafeBytes(of: ne.iErrorCode) { $0.load(fromByteOffset: Int(bit) * 4, as: Int32.self) }
     }
+
+    /// IPv6 works the same way (skipped, and reported so, on a machine without ::1).
+    @Test(.enabled(if: Self.ipv6Loopback, "no IPv6 loopback here"))
+    func ipv6Pair() throws {
+        let acceptEvent = TestEvent(), connectEvent = TestEvent()
+        let ls = try tcp.socket(family: AF_INET6)
+        defer { try? tcp.close(ls) }
+        var addr = sockaddr_in6()
+        addr.sin6_family = sa_family_t(AF_INET6)
+        addr.sin6_addr.__in6_u.__u6_addr8.15 = 1
+        let size = Int32(MemoryLayout<sockaddr_in6>.size)
+        try call { e in withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { tcp.table.lpWSPBind!(ls, $0, size, e) } } }
+        try call { tcp.table.lpWSPListen!(ls, 4, $0) }
+        var len = size
+        try call { e in withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { tcp.table.lpWSPGetSockName!(ls, $0, &len, e) } } }
+        try tcp.eventSelect(ls, acceptEvent, FD_ACCEPT)
+        let client = try tcp.socket(family: AF_INET6)
+        try tcp.eventSelect(client, connectEvent, FD_CONNECT)
+        var err: Int32 = 0
+        let rc = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { tcp.table.lpWSPConnect!(client, $0, size, nil, nil, nil, nil, &err) }
+        }
+        #expect(rc == -1 && err == WSAEWOULDBLOCK)
+        #expect(acceptEvent.wait())
+        let server = try tcp.accept(ls)
+        #expect(connectEvent.wait())
+        #expect(Self.code(try tcp.enumEvents(client, connectEvent), FD_CONNECT_BIT) == 0)
+        let p = Pair(provider: tcp, client: client, server: server)
+        defer { p.close() }
+        try RdmaTests.doneMessage(tcp, p)
+    }
+
+    static let ipv6Loopback: Bool = {
+        let fd = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var a = sockaddr_in6()
+        a.sin6_family = sa_family_t(AF_INET6)
+        a.sin6_addr.__in6_u.__u6_addr8.15 = 1
+        return withUnsafeMutablePointer(to: &a) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        } == 0
+    }()
 }
