@@ -18,6 +18,8 @@ final class ReceiveMachine: @unchecked Sendable {
     var peerClosing = false
     /// The receive side has been failed; nothing is read any more.
     var dead = false
+    /// The last read returned fewer bytes than it had room for.
+    var shortRead = false
 
     init(capacity: Int) {
         self.capacity = max(capacity, Frame.maxPrologueSize * 2)
@@ -83,6 +85,7 @@ extension Connection {
         let m = self.machine
         let before = fx.completions.count
         var reads = 0
+        m.shortRead = false  // a hint about this pass's own reads only
         while true {
             if m.dead { return .finished }
             if self.isDead {
@@ -95,6 +98,13 @@ extension Connection {
             case .finished: return .finished
             }
             if stopAtCompletion && fx.completions.count > before { return .completed }
+            if m.shortRead {
+                // The last read got less than it asked for: the socket is empty now, almost
+                // always. Level-triggered epoll (or the waiter's next read) covers the rest, and
+                // the read that would only find EAGAIN is saved.
+                m.shortRead = false
+                return .drained
+            }
             if reads >= budget { return .yielded }
             let result = self.readMore(m, blocking: blockFirst && reads == 0, &fx)
             reads += 1
@@ -207,8 +217,12 @@ extension Connection {
         if case .data(var sink, let remaining) = m.state, remaining >= Self.directMinimum {
             if let result = self.readDirect(m, &sink, remaining: remaining, blocking: blocking, &fx) { return result }
         }
-        let result = Sys.read(self.fd.raw, m.staging + m.tail, m.capacity - m.tail, blocking: blocking)
-        if case .done(let n) = result { m.tail += n }
+        let room = m.capacity - m.tail
+        let result = Sys.read(self.fd.raw, m.staging + m.tail, room, blocking: blocking)
+        if case .done(let n) = result {
+            m.tail += n
+            m.shortRead = n < room
+        }
         return result
     }
 
@@ -241,9 +255,10 @@ extension Connection {
             let total = count + 1
             let result: IOResult
             if let region {
-                if blocking { _ = Sys.poll(self.fd.raw, events: Int16(POLLIN), timeoutMilliseconds: 20) }
-                // Never sleep holding the region's lock (a deregistration would wait for it).
-                guard let r = region.withLive({ _ in Sys.readv(self.fd.raw, iov, total) }) else {
+                // A waiter may sleep here holding the region's lock: a deregistration racing with
+                // a write still arriving (the application broke the "done" protocol) then waits
+                // at most the socket's 20 ms receive timeout, and the write ends the connection.
+                guard let r = region.withLive({ _ in Sys.readv(self.fd.raw, iov, total, blocking: blocking) }) else {
                     _ = self.violation(.revokedInFlight, &fx)
                     return .done(0)
                 }
@@ -252,6 +267,7 @@ extension Connection {
                 result = Sys.readv(self.fd.raw, iov, total, blocking: blocking)
             }
             guard case .done(let n) = result else { return result }
+            m.shortRead = n < covered + (m.capacity - m.tail)
             let direct = min(n, covered)
             self.advance(&sink, by: direct)
             m.tail += n - direct

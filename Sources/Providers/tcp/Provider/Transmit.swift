@@ -98,7 +98,14 @@ extension Connection {
         self.afterFlush(done, failure)
     }
 
-    private func afterFlush(_ done: [Completion], _ failure: Int32?) {
+    /// Writes what the socket takes and hands back the completions instead of reporting them
+    /// (a waiter that owns the receive side reports them once it let go). Returns an errno when
+    /// the connection failed; the caller passes it to ``afterFlush(_:_:)`` after letting go.
+    func flushCollecting(_ done: inout [Completion]) -> Int32? {
+        self.tx.withLock { t in t.dead ? nil : self.flushLocked(&t, &done) }
+    }
+
+    func afterFlush(_ done: [Completion], _ failure: Int32?) {
         if let failure {
             self.terminate(failure == Int32(-1) ? .connectionAborted : sanWSAError(errno: failure),
                            abort: failure == Int32(-1) ? .revokedInFlight : nil)

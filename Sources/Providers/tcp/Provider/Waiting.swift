@@ -41,14 +41,19 @@ extension TCPProvider {
             conn.waiterOwns.store(true, ordering: .releasing)
             conn.rearm()
             var effects = ReceiveEffects()
+            var txFailure: Int32?
             // What an earlier owner left staged first, without a system call.
             var outcome = conn.receive(budget: 0, stopAtCompletion: true, &effects)
             while outcome == .yielded && effects.completions.isEmpty && !effects.flush
                 && self.completer.isPending(ov) {
                 if conn.txPending.load(ordering: .acquiring) {
-                    // Frames wait for room in the socket: sleep on both directions.
+                    // Frames wait for room in the socket: sleep on both directions, and write
+                    // here when there is room (their completions are reported after letting go).
                     let revents = Sys.poll(conn.fd.raw, events: Int16(POLLIN | POLLOUT), timeoutMilliseconds: 20)
-                    if revents & Int16(POLLOUT) != 0 { effects.flush = true }
+                    if revents & Int16(POLLOUT) != 0, let e = conn.flushCollecting(&effects.completions) {
+                        txFailure = e
+                        break
+                    }
                     if revents & ~Int16(POLLOUT) != 0 {
                         outcome = conn.receive(budget: 64, stopAtCompletion: true, &effects)
                     }
@@ -62,6 +67,7 @@ extension TCPProvider {
             }
             conn.releaseByWaiter()
             let progressed = !effects.completions.isEmpty || effects.flush
+            if let txFailure { conn.afterFlush([], txFailure) }
             conn.apply(effects)
             if !progressed && (outcome == .stalled || outcome == .finished) {
                 // Nothing this thread can read now: wait for whoever can complete it.
