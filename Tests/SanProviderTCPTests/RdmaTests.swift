@@ -164,11 +164,8 @@ import Testing
         #expect(tcp.deregisterMemory(p.client, h1, &err) == 0)
         #expect(tcp.deregisterMemory(p.client, h1, &err) == 0)
         #expect(tcp.deregisterMemory(p.client, h1, &err) == -1 && err == WSAEINVAL)
-        var flags: UInt32 = 7
         #expect(tcp.registerMemory(p.client, b.base, 8192, 0, &err) == nil && err == WSAEINVAL)
         #expect(tcp.registerMemory(p.client, b.base, 8192, 4, &err) == nil && err == WSAEINVAL)
-        flags = 0
-        _ = flags
         // A pending receive pins its registration: the last deregistration fails until it completes.
         let h = try tcp.register(p.server, b, MEM_WRITE)
         let ov = TestOverlapped()
@@ -186,7 +183,7 @@ import Testing
         defer { p.close() }
         let b = TestBuffer(3 * 4096)
         let inside = try tcp.register(p.client, TestBufferSlice(b, 4096, 4096).buffer, MEM_READ)
-        _ = inside
+        let outside = try tcp.register(p.client, b, MEM_READ)  // the whole buffer: not inside the range
         let desc = try tcp.registerRdma(p.server, b, MEM_WRITE, offset: 4096, length: 4096)
         let straddling = try tcp.registerRdma(p.server, b, MEM_WRITE, offset: 0, length: 8192)
         var err: Int32 = 0
@@ -195,6 +192,7 @@ import Testing
         #expect(tcp.deregisterMemory(p.client, inside, &err) == -1 && err == WSAEINVAL)
         #expect(throws: WSAFailure(WSAEINVAL)) { try tcp.deregisterRdma(p.server, desc) }
         try tcp.deregisterRdma(p.server, straddling)
+        #expect(tcp.deregisterMemory(p.client, outside, &err) == 0)
     }
 
     /// A send from client to server whose arrival proves everything sent before it arrived.
