@@ -27,6 +27,7 @@ let package = Package(
     name: "sanreplay",
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
+        .executable(name: "sanreplay", targets: ["SanReplayCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -56,15 +57,24 @@ let package = Package(
                 linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
+        .target(name: "SanTraceFormat", dependencies: ["SanCore"], path: "Sources/Trace/SanTraceFormat"),
+        .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CLZ4", "CSQLite", "CSanSupport"],
+                path: "Sources/Trace/SanTraceStore"),
 
         // MARK: Interposer (libsantrace.so)
 
         // MARK: Workloads, replay, diff
 
         // MARK: Command-line tools
+        .executableTarget(name: "SanReplayCLI", dependencies: [
+            "SanTraceStore", "SanTraceFormat", "SanCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/CLI/sanreplay"),
 
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
+        .testTarget(name: "SanTraceFormatTests", dependencies: ["SanTraceFormat"]),
+        .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
     ]
 )
