@@ -28,6 +28,7 @@ let package = Package(
     products: [
         .library(name: "san_null", type: .dynamic, targets: ["SanNullLibrary"]),
         .executable(name: "sanreplay", targets: ["SanReplayCLI"]),
+        .library(name: "SanTraceStore", targets: ["SanTraceStore", "SanTraceFormat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -58,7 +59,7 @@ let package = Package(
 
         // MARK: Trace format and store
         .target(name: "SanTraceFormat", dependencies: ["SanCore"], path: "Sources/Trace/SanTraceFormat"),
-        .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CLZ4", "CSQLite", "CSanSupport"],
+        .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CSanABI", "CLZ4", "CSQLite", "CSanSupport"],
                 path: "Sources/Trace/SanTraceStore"),
 
         // MARK: Interposer (libsantrace.so)

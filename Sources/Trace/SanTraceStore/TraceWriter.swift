@@ -208,7 +208,7 @@ public final class TraceWriter {
                                 sequence: self.eventsAppended)
         self.index.observe(self.scratch)
         self.eventsAppended &+= 1
-        if self.firstTSC == nil { self.firstTSC = tsc }
+        if self.firstTSC == nil || tsc < self.firstTSC! { self.firstTSC = tsc }  // time zero = earliest event
         self.lastTSC = tsc
         if self.builder.rawBytes >= self.options.segmentRawBytes {
             try self.commitSegment()
