@@ -23,6 +23,11 @@ let providerLinkerSettings: [LinkerSetting] = [
     ])
 ]
 
+/// The trace encoder and decoder run per event on one thread per object: dynamic exclusivity
+/// checks on class properties cost them about a quarter of their time (perf, Docs/TraceFormat.md
+/// §Performance), so those two targets turn the checks off.
+let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
 let package = Package(
     name: "sanreplay",
     products: [
@@ -58,9 +63,10 @@ let package = Package(
                 linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
-        .target(name: "SanTraceFormat", dependencies: ["SanCore"], path: "Sources/Trace/SanTraceFormat"),
+        .target(name: "SanTraceFormat", dependencies: ["SanCore"], path: "Sources/Trace/SanTraceFormat",
+                swiftSettings: traceHotPathSettings),
         .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CSanABI", "CLZ4", "CSQLite", "CSanSupport"],
-                path: "Sources/Trace/SanTraceStore"),
+                path: "Sources/Trace/SanTraceStore", swiftSettings: traceHotPathSettings),
 
         // MARK: Interposer (libsantrace.so)
 

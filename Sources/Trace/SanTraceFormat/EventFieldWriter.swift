@@ -40,7 +40,7 @@ public struct EventFieldWriter {
             self.failure = (self.index, nil, type, nil)
             return false
         }
-        let want = self.layout.types[self.start &+ self.index]
+        let want = self.layout.typesPointer[self.start &+ self.index]
         guard want == type.rawValue else {
             self.failure = (self.index, FieldType(rawValue: want), type, nil)
             return false
@@ -259,6 +259,6 @@ public struct EventFieldWriter {
 
     /// The next field's type, nil when all are written (for generic writers such as ``TraceEvent``).
     public var nextType: FieldType? {
-        self.index < self.count ? FieldType(rawValue: self.layout.types[self.start + self.index]) : nil
+        self.index < self.count ? FieldType(rawValue: self.layout.typesPointer[self.start + self.index]) : nil
     }
 }

@@ -21,7 +21,8 @@ public struct EventRecord {
     public var fieldCount = 0
     /// Field types of this record shape, nil for a function this schema does not know.
     @usableFromInline var typesStart = -1
-    @usableFromInline var layout: FieldLayout? = nil
+    /// The compiled layout's types (immortal storage: no reference counting per event).
+    @usableFromInline var types: UnsafePointer<UInt8>? = nil
     /// Scalars: the value (signed types as Int64 bit patterns). Compound: offset << 32 | length of
     /// the encoded field in `body`.
     @usableFromInline var slots = InlineArray<16, UInt64>(repeating: 0)
@@ -32,13 +33,13 @@ public struct EventRecord {
     /// The type of field `i`, nil when absent or unknown.
     @inlinable
     public func type(_ i: Int) -> FieldType? {
-        guard i >= 0, i < self.fieldCount, let l = self.layout, self.typesStart >= 0 else { return nil }
-        return FieldType(rawValue: l.types[self.typesStart + i])
+        guard i >= 0, i < self.fieldCount, let t = self.types, self.typesStart >= 0 else { return nil }
+        return FieldType(rawValue: t[self.typesStart + i])
     }
 
     /// The schema definitions of this record's fields (allocates; for tools).
     public var definitions: [FieldDefinition] {
-        (self.layout ?? .compiled).fields(kind: self.kind, function: self.function) ?? []
+        FieldLayout.compiled.fields(kind: self.kind, function: self.function) ?? []
     }
 
     /// Position of the field named `name`, nil when this shape has none (or it is absent).

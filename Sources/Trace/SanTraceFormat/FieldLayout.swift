@@ -2,7 +2,7 @@
 /// lookup by (kind, function) gives the types in record order.
 ///
 /// Built once from the compiled schema (``FieldLayout/compiled``); immutable afterwards.
-public final class FieldLayout: Sendable {
+public final class FieldLayout: @unchecked Sendable {
     /// Slot of a record shape: `kind * 128 + function` (function 0 for COMPLETION and LOOKUP).
     @inlinable @inline(__always)
     static func slot(_ kind: UInt8, _ function: UInt16) -> Int { Int(kind) &* 128 &+ Int(function) }
@@ -14,6 +14,17 @@ public final class FieldLayout: Sendable {
     let counts: [UInt8]
     @usableFromInline let types: [UInt8]
     let definitions: [[FieldDefinition]?]
+    /// The same tables in raw memory for the hot paths (immutable after init, freed in deinit;
+    /// hence @unchecked Sendable).
+    @usableFromInline let typesPointer: UnsafeMutablePointer<UInt8>
+    let startsPointer: UnsafeMutablePointer<Int32>
+    let countsPointer: UnsafeMutablePointer<UInt8>
+
+    /// Per field type (indexed by raw value, 32 entries): how the decoder's common path treats it
+    /// (0 unsigned varint, 1 zigzag varint of an i32, 2 compound) and the largest unsigned value
+    /// allowed. Branches on these predict better than a jump on the type.
+    let typeClass: UnsafeMutablePointer<UInt8>
+    let typeLimit: UnsafeMutablePointer<UInt64>
 
     public static let compiled = FieldLayout()
 
@@ -44,6 +55,48 @@ public final class FieldLayout: Sendable {
         self.counts = counts
         self.types = types
         self.definitions = defs
+        self.typesPointer = .allocate(capacity: max(types.count, 1))
+        self.typesPointer.initialize(from: types, count: types.count)
+        self.startsPointer = .allocate(capacity: Self.slotCount)
+        self.startsPointer.initialize(from: starts, count: Self.slotCount)
+        self.countsPointer = .allocate(capacity: Self.slotCount)
+        self.countsPointer.initialize(from: counts, count: Self.slotCount)
+        self.typeClass = .allocate(capacity: 32)
+        self.typeClass.initialize(repeating: 2, count: 32)
+        self.typeLimit = .allocate(capacity: 32)
+        self.typeLimit.initialize(repeating: 0, count: 32)
+        for t in FieldType.allCases {
+            let i = Int(t.rawValue)
+            switch t {
+            case .u64, .socket, .switchSocket, .memHandle, .rdmaDescriptor, .overlapped, .event:
+                self.typeClass[i] = 0
+                self.typeLimit[i] = .max
+            case .u32, .flags:
+                self.typeClass[i] = 0
+                self.typeLimit[i] = UInt64(UInt32.max)
+            case .bool:
+                self.typeClass[i] = 0
+                self.typeLimit[i] = 1
+            case .completionMode:
+                self.typeClass[i] = 0
+                self.typeLimit[i] = 2
+            case .completionVia:
+                self.typeClass[i] = 0
+                self.typeLimit[i] = 3
+            case .i32, .wsaError:
+                self.typeClass[i] = 1
+            default:
+                self.typeClass[i] = 2
+            }
+        }
+    }
+
+    deinit {
+        self.typesPointer.deallocate()
+        self.startsPointer.deallocate()
+        self.countsPointer.deallocate()
+        self.typeClass.deallocate()
+        self.typeLimit.deallocate()
     }
 
     /// The fields of a shape, nil when the schema does not define it.
@@ -59,7 +112,7 @@ public final class FieldLayout: Sendable {
         let fn: UInt16 = (kind == EventKind.completion.rawValue || kind == EventKind.lookup.rawValue) ? 0 : function
         guard fn <= FunctionID.maxRawValue, kind < 8 else { return nil }
         let s = Self.slot(kind, fn)
-        let start = self.starts[s]
-        return start < 0 ? nil : (Int(start), Int(self.counts[s]))
+        let start = self.startsPointer[s]
+        return start < 0 ? nil : (Int(start), Int(self.countsPointer[s]))
     }
 }

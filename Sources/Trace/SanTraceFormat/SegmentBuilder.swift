@@ -4,7 +4,8 @@
 /// Reused across segments: after ``reset(firstSequence:)`` it keeps its buffers, so a steady
 /// writer allocates nothing per event or per segment. Not thread-safe (one drain thread).
 public final class SegmentBuilder {
-    public let layout: FieldLayout
+    /// Always the compiled layout (the format has one schema per build).
+    public let layout = FieldLayout.compiled
     /// The record stream.
     public let records = ByteBuffer(capacity: 1 << 20)
     /// The TSC-delta stream (zigzag varints).
@@ -26,9 +27,7 @@ public final class SegmentBuilder {
     public private(set) var lastFieldsStart = 0
     public private(set) var lastFieldsEnd = 0
 
-    public init(layout: FieldLayout = .compiled) {
-        self.layout = layout
-    }
+    public init() {}
 
     /// Raw bytes the segment holds so far (what the 1 MiB cut counts).
     public var rawBytes: Int { self.records.count + self.tscDeltas.count + TraceFormat.segmentHeaderSize }

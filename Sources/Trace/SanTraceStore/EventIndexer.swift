@@ -14,8 +14,9 @@ public enum EventIndexer {
     /// Builds the index through an open read-write connection `db` to the trace.
     @discardableResult
     static func build(db: SQLiteConnection) throws -> UInt64 {
-        let reader = try TraceReader(path: db.path)
+        let reader = try TraceReader(connection: db)
         var rows: UInt64 = 0
+        try db.execute("PRAGMA cache_size = -65536")  // 64 MiB: the bulk insert stays in memory
         try db.transaction {
             try db.execute(TraceDDL.dropEvents)
             // Create the table first and its indexes after the rows: bulk-loading then indexing is

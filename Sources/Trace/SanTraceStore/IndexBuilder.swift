@@ -52,13 +52,21 @@ final class IndexBuilder {
     static let functionSlots = 129  // 0…127, 128 = no function (LOOKUP)
     let roles = ShapeRoles.shared
 
-    // Per segment.
-    private(set) var counts = [FunctionCount](repeating: FunctionCount(), count: 8 * IndexBuilder.functionSlots)
+    // Per segment. Counts live in raw memory: the per-event increments must not pay for
+    // copy-on-write checks.
+    let counts: UnsafeMutablePointer<FunctionCount> = {
+        let p = UnsafeMutablePointer<FunctionCount>.allocate(capacity: 8 * IndexBuilder.functionSlots)
+        p.initialize(repeating: FunctionCount(), count: 8 * IndexBuilder.functionSlots)
+        return p
+    }()
     private(set) var touched: [Int] = []
     private(set) var sockets: [UInt64: UInt64] = [:]
     private var cachedSocket: UInt64 = 0
     private var cachedSocketCount: UInt64 = 0
-    private(set) var threads: [UInt32: ThreadSpan] = [:]
+    private var spans: [UInt32: ThreadSpan] = [:]
+    /// The current thread's span, folded into `spans` when another thread's event comes.
+    private var currentThread: UInt32 = 0
+    private var currentSpan = ThreadSpan(firstThreadSeq: 0, lastThreadSeq: 0, firstSeq: 0, lastSeq: 0, events: 0)
     private(set) var minTSC = UInt64.max
     private(set) var maxTSC: UInt64 = 0
     private(set) var errors: UInt64 = 0
@@ -122,15 +130,39 @@ final class IndexBuilder {
 
     @inline(__always)
     private func touchThread(_ r: EventRecord) {
-        if var span = self.threads[r.thread] {
+        if r.thread == self.currentThread && self.currentSpan.events > 0 {
+            self.currentSpan.lastThreadSeq = r.threadSeq
+            self.currentSpan.lastSeq = r.sequence
+            self.currentSpan.events &+= 1
+            return
+        }
+        self.foldThread()
+        self.currentThread = r.thread
+        if var span = self.spans.removeValue(forKey: r.thread) {
             span.lastThreadSeq = r.threadSeq
             span.lastSeq = r.sequence
             span.events &+= 1
-            self.threads[r.thread] = span
+            self.currentSpan = span
         } else {
-            self.threads[r.thread] = ThreadSpan(firstThreadSeq: r.threadSeq, lastThreadSeq: r.threadSeq,
-                                                firstSeq: r.sequence, lastSeq: r.sequence, events: 1)
+            self.currentSpan = ThreadSpan(firstThreadSeq: r.threadSeq, lastThreadSeq: r.threadSeq,
+                                          firstSeq: r.sequence, lastSeq: r.sequence, events: 1)
         }
+    }
+
+    private func foldThread() {
+        if self.currentSpan.events > 0 { self.spans[self.currentThread] = self.currentSpan }
+        self.currentSpan.events = 0
+    }
+
+    /// Per thread of the segment: sequence span and event count.
+    var threads: [UInt32: ThreadSpan] {
+        var all = self.spans
+        if self.currentSpan.events > 0 { all[self.currentThread] = self.currentSpan }
+        return all
+    }
+
+    deinit {
+        self.counts.deallocate()
     }
 
     /// Sockets and registrations: remember the ENTER's arguments, act on the LEAVE's outcome.
@@ -256,7 +288,9 @@ final class IndexBuilder {
         self.sockets.removeAll(keepingCapacity: true)
         self.cachedSocket = 0
         self.cachedSocketCount = 0
-        self.threads.removeAll(keepingCapacity: true)
+        self.spans.removeAll(keepingCapacity: true)
+        self.currentSpan.events = 0
+        self.currentThread = 0
         self.minTSC = .max
         self.maxTSC = 0
         self.errors = 0

@@ -3,7 +3,7 @@ import SanTraceFormat
 /// For every record shape, where its commonly used fields sit (socket, error, bytes, overlapped,
 /// return value, buffers, completion's function): the indexers and filters read them without
 /// looking names up per event. -1 = the shape has no such field.
-final class ShapeRoles: Sendable {
+final class ShapeRoles: @unchecked Sendable {
     struct Roles: Sendable {
         var socket: Int8 = -1
         var error: Int8 = -1
@@ -17,6 +17,8 @@ final class ShapeRoles: Sendable {
     }
 
     let table: [Roles]
+    /// `table` in raw memory (immutable, immortal: `shared` is never freed).
+    let pointer: UnsafeMutablePointer<Roles>
     static let shared = ShapeRoles()
 
     init() {
@@ -50,12 +52,14 @@ final class ShapeRoles: Sendable {
         fill(.completion, 0, Schema.completionFields, startsOp: false)
         fill(.lookup, 0, Schema.lookupFields, startsOp: false)
         self.table = table
+        self.pointer = .allocate(capacity: table.count)
+        self.pointer.initialize(from: table, count: table.count)
     }
 
     @inline(__always)
     func roles(_ r: EventRecord) -> Roles {
         let fn = (r.kind == .completion || r.kind == .lookup) ? 0 : Int(r.function.rawValue & 0x7F)
-        return self.table[Int(r.kind.rawValue) * 128 + fn]
+        return self.pointer[Int(r.kind.rawValue) * 128 + fn]
     }
 }
 

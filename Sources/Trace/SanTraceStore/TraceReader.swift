@@ -59,11 +59,24 @@ public final class TraceReader {
     private let lz4 = LZ4Frame()
 
     /// Opens and checks a trace (file type, SQLite header, application id, magic, version).
-    public init(path: String) throws(TraceFormatError) {
+    public convenience init(path: String) throws(TraceFormatError) {
         try TraceFile.check(path)
-        self.path = path
+        let db: SQLiteConnection
         do {
-            self.db = try SQLiteConnection(path: path, readOnly: true)
+            db = try SQLiteConnection(path: path, readOnly: true)
+        } catch {
+            throw TraceFile.map(error, path)
+        }
+        try self.init(connection: db)
+    }
+
+    /// Reads through an open connection (the index builder reads and writes through one
+    /// connection: a second one would be locked out while the first writes).
+    init(connection db: SQLiteConnection) throws(TraceFormatError) {
+        let path = db.path
+        self.path = path
+        self.db = db
+        do {
             let metaRows = try Self.readMeta(db)
             guard metaRows["magic"] == TraceFormat.metaMagic else {
                 throw TraceFormatError(.notATrace, "meta.magic is \(metaRows["magic"].map { "'\($0)'" } ?? "missing")",
@@ -257,7 +270,10 @@ public final class TraceCursor {
     let segments: [SegmentInfo]
     let filter: TraceFilter
     private var nextSegment = 0
-    private var decoder: SegmentDecoder?
+    /// The current segment's decoder (not Optional: an optional struct would be copied per event).
+    private var decoder = SegmentDecoder()
+    private var decoding = false
+    private let unfiltered: Bool
     private let body = ByteBuffer(capacity: 1 << 20)
     private let threads = ThreadSequences()
     private let roles = ShapeRoles.shared
@@ -269,6 +285,7 @@ public final class TraceCursor {
         self.reader = reader
         self.segments = segments
         self.filter = filter
+        self.unfiltered = filter.isEmpty
         if let fns = filter.functions {
             var m: (UInt64, UInt64) = (0, 0)
             for f in fns where f.rawValue < 128 {
@@ -281,7 +298,7 @@ public final class TraceCursor {
     /// The next matching event; false at the end.
     public func next(into r: inout EventRecord) throws(TraceFormatError) -> Bool {
         while true {
-            if self.decoder == nil {
+            if !self.decoding {
                 guard self.nextSegment < self.segments.count else { return false }
                 let info = self.segments[self.nextSegment]
                 self.nextSegment += 1
@@ -293,16 +310,17 @@ public final class TraceCursor {
                         throw TraceFormatError(.corruptRecord, "segment header (number \(d.header.segment), first \(d.header.firstSequence), \(d.header.eventCount) events) disagrees with its row")
                     }
                     self.decoder = d
+                    self.decoding = true
                 } catch {
                     throw error.at(file: self.reader.path, segment: info.id)
                 }
                 self.currentSegment = info
             }
             do throws(TraceFormatError) {
-                if try self.decoder!.next(into: &r) {
-                    if self.filter.isEmpty || self.matches(r) { return true }
+                if try self.decoder.next(into: &r) {
+                    if self.unfiltered || self.matches(r) { return true }
                 } else {
-                    self.decoder = nil
+                    self.decoding = false
                 }
             } catch {
                 throw error.at(file: self.reader.path, segment: self.currentSegment?.id)
