@@ -86,12 +86,14 @@ extension EventRecord {
         (self.kind == .leave || self.kind == .completion) && roles.error >= 0 && isFailure(self.signed(Int(roles.error)))
     }
 
-    /// Bytes moved as this event reports them (completions, and LEAVEs of operation-starting
-    /// calls that did not go pending).
+    /// Bytes moved as this event reports them (successful completions, and successful LEAVEs of
+    /// operation-starting calls that did not go pending).
     @inline(__always)
     func movedBytes(_ roles: ShapeRoles.Roles) -> UInt64 {
         guard roles.bytes >= 0 else { return 0 }
-        if self.kind == .completion { return self.value(Int(roles.bytes)) }
+        if self.kind == .completion {
+            return roles.error >= 0 && self.signed(Int(roles.error)) != 0 ? 0 : self.value(Int(roles.bytes))
+        }
         if self.kind == .leave, roles.startsOperation, roles.error >= 0, self.signed(Int(roles.error)) == 0 {
             return self.value(Int(roles.bytes))
         }

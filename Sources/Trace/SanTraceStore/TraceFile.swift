@@ -33,8 +33,24 @@ enum TraceFile {
         guard n == 100 else { throw TraceFormatError(.databaseDamaged, "SQLite header cut short (\(n) bytes)", file: path) }
         let appID = Int32(bitPattern: UInt32(header[68]) << 24 | UInt32(header[69]) << 16 | UInt32(header[70]) << 8
             | UInt32(header[71]))
-        guard appID == TraceFormat.applicationID else {
+        // A trace whose writer died before its first checkpoint keeps even its header page in the
+        // `-wal` file: then SQLite itself answers (checkApplicationID after opening).
+        guard appID == TraceFormat.applicationID || access(path + "-wal", F_OK) == 0 else {
             throw TraceFormatError(.notATrace, "an SQLite database but not a trace (application_id 0x\(String(UInt32(bitPattern: appID), radix: 16)), expected 0x\(String(TraceFormat.applicationID, radix: 16)) \"SANT\")",
+                                   file: path, offset: 68)
+        }
+    }
+
+    /// The application id as SQLite sees it (WAL included).
+    static func checkApplicationID(_ db: SQLiteConnection, _ path: String) throws(TraceFormatError) {
+        let id: Int64?
+        do {
+            id = try db.scalarInt("PRAGMA application_id")
+        } catch {
+            throw map(error, path)
+        }
+        guard id == Int64(TraceFormat.applicationID) else {
+            throw TraceFormatError(.notATrace, "an SQLite database but not a trace (application_id 0x\(String(UInt32(truncatingIfNeeded: id ?? 0), radix: 16)), expected 0x\(String(TraceFormat.applicationID, radix: 16)) \"SANT\")",
                                    file: path, offset: 68)
         }
     }
@@ -42,7 +58,9 @@ enum TraceFile {
     /// Maps an SQLite failure while reading a trace to a format error.
     static func map(_ e: SQLiteError, _ path: String, segment: Int64? = nil) -> TraceFormatError {
         if e.isDamage {
-            return TraceFormatError(.databaseDamaged, "database damaged: \(e.message)", file: path, segment: segment)
+            return TraceFormatError(.databaseDamaged,
+                                    "database damaged: \(e.message) (sanreplay verify shows what is intact; --repair recovers it)",
+                                    file: path, segment: segment)
         }
         return TraceFormatError(.missingData, "cannot read: \(e.message)", file: path, segment: segment)
     }

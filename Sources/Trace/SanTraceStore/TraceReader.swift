@@ -67,6 +67,7 @@ public final class TraceReader {
         } catch {
             throw TraceFile.map(error, path)
         }
+        try TraceFile.checkApplicationID(db, path)
         try self.init(connection: db)
     }
 

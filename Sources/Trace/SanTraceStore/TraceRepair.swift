@@ -23,6 +23,7 @@ public struct RepairResult: Sendable {
 public enum TraceRepair {
     public static func repair(path: String, report: VerifyReport) throws -> RepairResult {
         let old = try SQLiteConnection(path: path, readOnly: true)
+        try? old.execute("PRAGMA writable_schema = ON")  // read a file cut short (see TraceVerifier)
         let tmp = path + ".repair"
         for suffix in ["", "-journal", "-wal", "-shm"] { unlink(tmp + suffix) }
         let db = try SQLiteConnection(path: tmp, readOnly: false)

@@ -105,6 +105,12 @@ public enum TraceVerifier {
         } catch {
             throw TraceFile.map(error, path)
         }
+        // A file cut short has a header announcing more pages than it holds, which SQLite calls
+        // corrupt before reading anything; "writable_schema" relaxes exactly that check
+        // (sqlite.org pragma.html#pragma_writable_schema) so the pages that are there can be read.
+        // The connection stays read-only.
+        try? db.execute("PRAGMA writable_schema = ON")
+        try TraceFile.checkApplicationID(db, path)
         var report = VerifyReport(path: path)
         let meta: [String: String]
         do {
@@ -138,7 +144,13 @@ public enum TraceVerifier {
         var maxIntactTSC: UInt64 = 0
         var anyTSC: UInt64?
         for id in ids {
-            guard let info = loadRow(db, id, into: body, lz4: lz4, &report) else { continue }
+            let (row, intact) = loadRow(db, id, into: body, lz4: lz4, &report)
+            guard let info = row, intact else {
+                // A damaged segment whose row is readable still says which events it held: the
+                // next segment is not reported as a second, separate gap.
+                if let info = row, info.lastSeq >= expectedSeq { expectedSeq = info.lastSeq + 1 }
+                continue
+            }
             index.resetSegment()
             var segmentThreads: [UInt32: UInt64] = lastThreadSeq
             var gaps: [(UInt32, UInt64, UInt64)] = []
@@ -160,6 +172,7 @@ public enum TraceVerifier {
                 }
             } catch {
                 report.problems.append(.init(segment: id, kind: error.kind, what: error.what + (error.offset.map { " (body offset \($0))" } ?? "")))
+                if info.lastSeq >= expectedSeq { expectedSeq = info.lastSeq + 1 }
                 continue
             }
             // The segment is intact.
@@ -186,6 +199,7 @@ public enum TraceVerifier {
         if let start = firstTSC ?? anyTSC, !report.intactSegments.isEmpty {
             report.intactUntilSeconds = Double(clock.nanoseconds(from: start, to: maxIntactTSC)) / 1e9
         }
+        report.problems.sort { ($0.segment ?? -1) < ($1.segment ?? -1) }
         if let n = meta["events"].flatMap(UInt64.init), n != expectedSeq, report.problems.isEmpty {
             report.indexProblems.append(.init(segment: nil, kind: .missingData, what: "meta.events says \(n), segments hold \(expectedSeq)"))
         }
@@ -231,9 +245,10 @@ public enum TraceVerifier {
         return ids
     }
 
-    /// Reads one segment row and its checked, decompressed body; nil (and a problem) if damaged.
+    /// Reads one segment row and its checked, decompressed body. Returns the row (when readable)
+    /// and whether the body is intact; a problem is recorded when it is not.
     static func loadRow(_ db: SQLiteConnection, _ id: Int64, into body: ByteBuffer, lz4: LZ4Frame,
-                        _ report: inout VerifyReport) -> SegmentInfo? {
+                        _ report: inout VerifyReport) -> (SegmentInfo?, Bool) {
         do {
             let s = try db.cached("""
                 SELECT id, first_seq, last_seq, events, first_tsc, last_tsc, raw_bytes, blob_bytes, errors, bytes, crc32c,
@@ -242,12 +257,12 @@ public enum TraceVerifier {
             s.bind(1, id)
             guard try s.step() else {
                 report.problems.append(.init(segment: id, kind: .missingData, what: "row vanished"))
-                return nil
+                return (nil, false)
             }
             defer { s.reset() }
             for c in Int32(0)...10 where s.columnType(c) != 1 {
                 report.problems.append(.init(segment: id, kind: .missingData, what: "row has a non-integer column \(c)"))
-                return nil
+                return (nil, false)
             }
             let info = SegmentInfo(id: s.int(0), firstSeq: UInt64(bitPattern: s.int(1)), lastSeq: UInt64(bitPattern: s.int(2)),
                                    events: UInt64(bitPattern: s.int(3)), firstTSC: UInt64(bitPattern: s.int(4)),
@@ -258,25 +273,25 @@ public enum TraceVerifier {
             guard blob.count == Int(info.blobBytes) else {
                 report.problems.append(.init(segment: id, kind: .checksum,
                                              what: "truncated: blob is \(blob.count) bytes, row says \(info.blobBytes)"))
-                return nil
+                return (info, false)
             }
             let crc = CRC32C.checksum(blob)
             guard crc == info.crc32c else {
                 report.problems.append(.init(segment: id, kind: .checksum,
                                              what: "CRC-32C mismatch (blob 0x\(String(crc, radix: 16)), row 0x\(String(info.crc32c, radix: 16)))"))
-                return nil
+                return (info, false)
             }
             do {
                 try lz4.decompress(blob, into: body, limit: TraceFormat.maxSegmentBodyBytes)
             } catch {
                 report.problems.append(.init(segment: id, kind: error.kind, what: error.description))
-                return nil
+                return (info, false)
             }
-            return info
+            return (info, true)
         } catch {
             report.problems.append(.init(segment: id, kind: error.isDamage ? .databaseDamaged : .missingData,
                                          what: "row unreadable: \(error.message)"))
-            return nil
+            return (nil, false)
         }
     }
 
