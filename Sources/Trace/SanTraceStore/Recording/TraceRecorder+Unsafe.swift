@@ -223,6 +223,10 @@ public final class TraceRecorder: @unchecked Sendable {
                     self.queue.removeAll()
                     self.unlock()
                     for e in rest { try self.writer.append(e) }
+                    self.lock()
+                    let (finalStalls, finalDrops) = (self.stalls, self.drops)
+                    self.unlock()
+                    self.writer.noteBackpressure(stalls: finalStalls - reportedStalls, drops: finalDrops - reportedDrops)
                     try self.writer.close()
                 }
             } catch {
@@ -234,10 +238,13 @@ public final class TraceRecorder: @unchecked Sendable {
             self.lock()
             self.flushDone = flushTicket
             pthread_cond_broadcast(self.drained)
-            let done = self.stopping
+            // Done once a pass ran with `stopping` seen at its start (it drained the queue and
+            // closed the writer), or after a failure. A stop requested during this pass gets one
+            // more pass, which takes what producers queued meanwhile.
+            let failed = self.failure != nil
             self.unlock()
-            if done {
-                if stopping == false { try? self.writer.close() }
+            if stopping || failed {
+                if failed { try? self.writer.close() }
                 return
             }
         }
