@@ -60,6 +60,8 @@ public final class TraceWriter {
     public private(set) var eventsAppended: UInt64 = 0
     /// Events committed in segments.
     public private(set) var eventsCommitted: UInt64 = 0
+    /// Wall-clock time spent in segment transactions (SQLite insert and commit, fsyncs included).
+    public private(set) var commitNanoseconds: UInt64 = 0
     private var firstTSC: UInt64?
     private var lastTSC: UInt64 = 0
     private var segmentStartedNs: UInt64 = 0
@@ -270,6 +272,8 @@ public final class TraceWriter {
         try self.lz4.compress(self.body.bytes, into: self.blob)
         let crc = CRC32C.checksum(self.blob.bytes)
         let first = self.builder.firstSequence
+        let started = monotonicNow()
+        defer { self.commitNanoseconds &+= monotonicNow() &- started }
         do {
             try db.transaction {
                 let s = try db.cached("""
