@@ -8,7 +8,7 @@ sanreplay="${1:?usage: make_damaged.sh PATH/TO/sanreplay}"
 rm -rf ./*.santrace dir.santrace
 good=$(mktemp /tmp/corpus-XXXXXX.santrace)
 rm -f "$good"
-"$sanreplay" synthesize --workload mixed --events 3000 --seed 5 "$good" >/dev/null
+"$sanreplay" synthesize --workload mixed --events 3000 --seed 5 --segment-kib 6 "$good" >/dev/null
 
 : > empty.santrace                                             # an empty file
 printf 'this is not a trace\n' > text.santrace                 # not SQLite at all
@@ -20,8 +20,8 @@ cp "$good" newer-major.santrace                                # format 2.0
 sqlite3 newer-major.santrace "update meta set value = '2.0' where key = 'format_version';"
 cp "$good" bitflip.santrace                                    # one byte of one segment blob changed
 sqlite3 bitflip.santrace "update segments set blob = substr(blob, 1, 200) || x'A5' || substr(blob, 202) where id = 1;"
-size=$(stat -c %s "$good")                                     # cut short at 60 %
-head -c $(( size * 6 / 10 / 4096 * 4096 + 1000 )) "$good" > truncated.santrace
+size=$(stat -c %s "$good")                                     # the last 2.x pages cut off
+head -c $(( size - 2 * 4096 - 1000 )) "$good" > truncated.santrace
 mkdir dir.santrace && echo "a folder named like a trace" > dir.santrace/.keep
 rm -f "$good"
 ls -l

@@ -8,10 +8,10 @@ sanreplay="${SANREPLAY_PRODUCTS:?}/sanreplay"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 golden=Tests/Corpus/golden
-"$sanreplay" synthesize --workload mixed --events 120 --seed 3 "$work/g.santrace" >/dev/null
+"$sanreplay" synthesize --workload mixed --events 400 --seed 3 "$work/g.santrace" >/dev/null
 "$sanreplay" dump "$work/g.santrace" >"$work/dump.txt"
 "$sanreplay" dump --json --fn WSPRdmaWrite "$work/g.santrace" >"$work/dump-rdmawrite.jsonl"
-"$sanreplay" dump --socket 2 --from 20us --to 40us "$work/g.santrace" >"$work/dump-filtered.txt"
+"$sanreplay" dump --socket 2 --from 100us --to 110us "$work/g.santrace" >"$work/dump-filtered.txt"
 "$sanreplay" stats "$work/g.santrace" | sed "s|$work/||" >"$work/stats.txt"
 "$sanreplay" stats --json "$work/g.santrace" | sed "s|$work/||g" >"$work/stats.json"
 "$sanreplay" verify "$work/g.santrace" >"$work/verify.txt"

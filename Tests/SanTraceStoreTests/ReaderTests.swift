@@ -20,9 +20,17 @@ import Testing
         f.fromTSC = mid
         f.toTSC = mid + 3_000_000  // 1 ms of the synthetic 3 GHz clock
         let got = try reader.events(f)
+        // Brute force: an event is on socket 1 when a socket field says so, or it is the LEAVE of
+        // an ENTER that was.
+        var open: [UInt32: [(FunctionID, Bool)]] = [:]
         let want = all.filter { e in
             let fn = e.kind == .completion ? FunctionID(UInt16(e["function"]!.integer!)) : e.function
-            let onSocket = zip(e.definitions, e.fields).contains { $0.0.type == .socket && $0.1 == .uint(1) }
+            var onSocket = zip(e.definitions, e.fields).contains { $0.0.type == .socket && $0.1 == .uint(1) }
+            if e.kind == .enter { open[e.thread, default: []].append((e.function, onSocket)) }
+            if e.kind == .leave, let i = open[e.thread]?.lastIndex(where: { $0.0 == e.function }) {
+                onSocket = onSocket || open[e.thread]![i].1
+                open[e.thread]!.removeSubrange(i...)
+            }
             return fn == .WSPRdmaWrite && onSocket && e.tsc >= mid && e.tsc <= mid + 3_000_000
         }
         #expect(!want.isEmpty)

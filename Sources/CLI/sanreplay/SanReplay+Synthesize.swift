@@ -29,6 +29,8 @@ extension SanReplay {
         var seed: UInt64 = 1
         @Option(help: ArgumentHelp("Record live through a TraceRecorder for this many seconds instead (SIGINT/SIGTERM flush and stop it; for crash tests).", valueName: "SECONDS"))
         var liveSeconds: Double?
+        @Option(help: ArgumentHelp("Cut segments at this many KiB of raw records (default 1024).", valueName: "KIB"))
+        var segmentKib: Int = 1024
         @Flag(help: "Build the events table at close.")
         var index = false
         @Flag(help: "Replace OUTPUT if it exists.")
@@ -41,12 +43,14 @@ extension SanReplay {
                 throw ValidationError("unknown workload '\(self.workload)' (write_bw, pingpong, churn, mixed)")
             }
             guard self.events > 0 else { throw ValidationError("--events must be positive") }
+            guard self.segmentKib >= 1 else { throw ValidationError("--segment-kib must be positive") }
         }
 
         func run() throws {
             if let seconds = self.liveSeconds { return try self.runLive(seconds) }
             var options = TraceWriterOptions()
             options.overwrite = self.force
+            options.segmentRawBytes = self.segmentKib << 10
             if self.index { options.indexEventsAtClose = Int.max }
             let meta = TraceMetadata(argv: ["sanreplay", "synthesize", "--workload", self.workload],
                                      providerPath: "synthetic", providerVersion: "0", clock: SyntheticWorkload.clock)

@@ -40,7 +40,10 @@ extension SanReplay {
                          + (lost.isEmpty ? "" : ", lost events \(lost)") + "; original kept as \(result.damagedCopy)")
             }
             out.flush()
-            if !report.isIntact { throw SanReplayExit.damagedTrace.exitCode }
+            if !report.isIntact {
+                printError("sanreplay: \(self.input.trace): damaged (\(report.problems.count) damaged part(s), \(report.indexProblems.count) index mismatch(es))")
+                throw SanReplayExit.damagedTrace.exitCode
+            }
         }
     }
 }

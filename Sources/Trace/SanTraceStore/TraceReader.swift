@@ -20,7 +20,7 @@ public struct SegmentInfo: Sendable, Equatable {
 public struct TraceFilter: Sendable {
     /// Functions (a COMPLETION matches through the function that started it).
     public var functions: Set<FunctionID>?
-    /// Socket capture ids (any `socket` field of the event).
+    /// Socket capture ids (any `socket` field of the event; a LEAVE matches when its ENTER did).
     public var sockets: Set<UInt64>?
     public var threads: Set<UInt32>?
     /// Raw TSC window, inclusive.
@@ -106,7 +106,10 @@ public final class TraceReader {
     }
 
     static func readMeta(_ db: SQLiteConnection) throws -> [String: String] {
-        guard try db.hasTable("meta") else { throw SQLiteError(code: 1, message: "no meta table") }
+        guard try db.hasTable("meta") else {
+            throw TraceFormatError(.notATrace, "an SQLite database with the trace application id but no trace inside (no meta table)",
+                                   file: db.path)
+        }
         let s = try db.prepare("SELECT key, value FROM meta")
         var out: [String: String] = [:]
         while try s.step() {
@@ -329,9 +332,35 @@ public final class TraceCursor {
         }
     }
 
+    /// Per thread, the open calls and whether their ENTER named a filtered socket: a LEAVE (which
+    /// names no socket) matches when its ENTER did.
+    private var openCalls: [UInt32: [(FunctionID, Bool)]] = [:]
+
+    private func socketMatch(_ r: EventRecord, _ socks: Set<UInt64>) -> Bool {
+        var hit = false
+        for i in 0..<r.fieldCount where r.type(i) == .socket && socks.contains(r.value(i)) {
+            hit = true
+            break
+        }
+        switch r.kind {
+        case .enter:
+            self.openCalls[r.thread, default: []].append((r.function, hit))
+        case .leave:
+            if var stack = self.openCalls[r.thread], let i = stack.lastIndex(where: { $0.0 == r.function }) {
+                hit = hit || stack[i].1
+                stack.removeSubrange(i...)
+                self.openCalls[r.thread] = stack
+            }
+        default: break
+        }
+        return hit
+    }
+
     @inline(__always)
     private func matches(_ r: EventRecord) -> Bool {
         let f = self.filter
+        // The socket test runs first and on every event: it keeps the ENTER/LEAVE pairing.
+        if let socks = f.sockets, !self.socketMatch(r, socks) { return false }
         if let from = f.fromSequence, r.sequence < from { return false }
         if let to = f.toSequence, r.sequence > to { return false }
         if let from = f.fromTSC, r.tsc < from { return false }
@@ -346,14 +375,6 @@ public final class TraceCursor {
             if hit == 0 { return false }
         }
         if f.errorsOnly, !r.isError(roles) { return false }
-        if let socks = f.sockets {
-            var hit = false
-            for i in 0..<r.fieldCount where r.type(i) == .socket && socks.contains(r.value(i)) {
-                hit = true
-                break
-            }
-            if !hit { return false }
-        }
         return true
     }
 }
