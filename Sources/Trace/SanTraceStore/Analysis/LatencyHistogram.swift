@@ -58,4 +58,59 @@ public struct LatencyHistogram: Sendable {
     }
 
     public var mean: Double { self.count == 0 ? 0 : self.sum / Double(self.count) }
+
+    /// A histogram from raw bucket counts (``HistogramBank``).
+    init(counts: UnsafeBufferPointer<UInt64>, min: UInt64, max: UInt64, sum: Double) {
+        self.counts = Array(counts)
+        self.count = counts.reduce(0, &+)
+        self.min = min
+        self.max = max
+        self.sum = sum
+    }
+
+    static var bucketCount: Int { 64 * sub }
+}
+
+/// Many latency histograms in one block of raw memory, for per-event recording without
+/// copy-on-write checks (stats over millions of events). Unsafe code: owns the block.
+final class HistogramBank {
+    let histograms: Int
+    let counts: UnsafeMutablePointer<UInt64>
+    let mins: UnsafeMutablePointer<UInt64>
+    let maxs: UnsafeMutablePointer<UInt64>
+    let sums: UnsafeMutablePointer<Double>
+
+    init(histograms: Int) {
+        self.histograms = histograms
+        let n = histograms * LatencyHistogram.bucketCount
+        self.counts = .allocate(capacity: n)
+        self.counts.initialize(repeating: 0, count: n)
+        self.mins = .allocate(capacity: histograms)
+        self.mins.initialize(repeating: .max, count: histograms)
+        self.maxs = .allocate(capacity: histograms)
+        self.maxs.initialize(repeating: 0, count: histograms)
+        self.sums = .allocate(capacity: histograms)
+        self.sums.initialize(repeating: 0, count: histograms)
+    }
+
+    deinit {
+        self.counts.deallocate()
+        self.mins.deallocate()
+        self.maxs.deallocate()
+        self.sums.deallocate()
+    }
+
+    @inline(__always)
+    func record(_ h: Int, _ ns: UInt64) {
+        self.counts[h &* LatencyHistogram.bucketCount &+ LatencyHistogram.bucket(ns)] &+= 1
+        if ns < self.mins[h] { self.mins[h] = ns }
+        if ns > self.maxs[h] { self.maxs[h] = ns }
+        self.sums[h] += Double(ns)
+    }
+
+    func histogram(_ h: Int) -> LatencyHistogram {
+        LatencyHistogram(counts: UnsafeBufferPointer(start: self.counts + h * LatencyHistogram.bucketCount,
+                                                     count: LatencyHistogram.bucketCount),
+                         min: self.mins[h], max: self.maxs[h], sum: self.sums[h])
+    }
 }

@@ -38,45 +38,133 @@ public struct TraceStats: Sendable {
 
     public init() {}
 
-    /// Computes the statistics of one trace: one pass over all events with the low-level cursor.
+    /// Per-function counters in raw memory (calls, errors, bytes, completions, seen; 128 each)
+    /// and their histograms (call latency h = function, operation latency h = 128 + function).
+    final class Accumulator {
+        let counters = UnsafeMutablePointer<UInt64>.allocate(capacity: 5 * 128)
+        let latency = HistogramBank(histograms: 256)
+        init() { self.counters.initialize(repeating: 0, count: 5 * 128) }
+        deinit { self.counters.deallocate() }
+        @inline(__always) func add(_ which: Int, _ fn: Int, _ v: UInt64) { self.counters[which &* 128 &+ fn] &+= v }
+        func get(_ which: Int, _ fn: Int) -> UInt64 { self.counters[which * 128 + fn] }
+    }
+
+    /// What one worker gathers over a run of segments.
+    final class Worker {
+        let path: String
+        let segments: [SegmentInfo]
+        let accumulator = Accumulator()
+        var pairing = CallPairing()
+        var events: UInt64 = 0
+        var lookups: UInt64 = 0
+        var minTSC = UInt64.max
+        var maxTSC: UInt64 = 0
+        var error: Error?
+
+        init(path: String, segments: [SegmentInfo], keepUnpaired: Bool) {
+            self.path = path
+            self.segments = segments
+            self.pairing.keepUnpaired = keepUnpaired
+        }
+
+        func run() {
+            do {
+                let reader = try TraceReader(path: self.path)
+                try self.scan(reader)
+            } catch {
+                self.error = error
+            }
+        }
+
+        func scan(_ reader: TraceReader) throws {
+            let a = self.accumulator
+            let roles = ShapeRoles.shared
+            let cursor = TraceCursor(reader: reader, segments: self.segments, filter: TraceFilter())
+            let ticksPerNs = reader.clock.tscHz / 1e9
+            var r = EventRecord()
+            while try cursor.next(into: &r) {
+                self.events &+= 1
+                if r.tsc < self.minTSC { self.minTSC = r.tsc }
+                if r.tsc > self.maxTSC { self.maxTSC = r.tsc }
+                let ro = roles.roles(r)
+                let fn = r.subjectFunction(ro)
+                let start = self.pairing.observe(r)
+                guard fn.rawValue < 128 else {
+                    if r.kind == .lookup { self.lookups &+= 1 }
+                    continue
+                }
+                let i = Int(fn.rawValue)
+                a.add(4, i, 1)
+                switch r.kind {
+                case .enter, .upcall: a.add(0, i, 1)
+                case .leave:
+                    if let st = start { a.latency.record(i, TraceStats.ns(r.tsc, st.tsc, ticksPerNs)) }
+                case .completion:
+                    a.add(3, i, 1)
+                    if let st = start { a.latency.record(128 &+ i, TraceStats.ns(r.tsc, st.tsc, ticksPerNs)) }
+                case .lookup: break
+                }
+                if r.isError(ro) { a.add(1, i, 1) }
+                a.add(2, i, r.movedBytes(ro))
+            }
+        }
+    }
+
+    /// Computes the statistics of one trace in one pass over its events with the low-level
+    /// cursor. Large traces are split in two halves read on two threads (one per core of the
+    /// machines this runs on); calls that straddle the split are paired afterwards, so the result
+    /// is the same as a single pass.
     public static func compute(_ reader: TraceReader) throws -> TraceStats {
         var s = TraceStats()
         s.traces = [reader.path]
-        var table = [FunctionStats?](repeating: nil, count: 128)
-        var pairing = CallPairing()
-        let roles = ShapeRoles.shared
-        let clock = reader.clock
-        let cursor = try reader.cursor()
-        var r = EventRecord()
-        var minTSC = UInt64.max, maxTSC: UInt64 = 0
-        let ticksPerNs = clock.tscHz / 1e9
-        while try cursor.next(into: &r) {
-            s.events &+= 1
-            if r.tsc < minTSC { minTSC = r.tsc }
-            if r.tsc > maxTSC { maxTSC = r.tsc }
-            let ro = roles.roles(r)
-            let fn = r.subjectFunction(ro)
-            let start = pairing.observe(r)
-            guard fn.rawValue < 128 else {
-                if r.kind == .lookup { s.lookups &+= 1 }
-                continue
+        let segs = reader.segments
+        let total = segs.reduce(UInt64(0)) { $0 + $1.events }
+        var split = segs.count
+        if total >= 1_000_000 && segs.count >= 4 {
+            var acc: UInt64 = 0
+            for (i, seg) in segs.enumerated() {
+                acc += seg.events
+                if acc >= total / 2 {
+                    split = i + 1
+                    break
+                }
             }
-            let i = Int(fn.rawValue)
-            var f = table[i].take() ?? FunctionStats(function: fn)  // take: keeps the histograms uniquely referenced
-            switch r.kind {
-            case .enter, .upcall: f.calls &+= 1
-            case .leave:
-                if let st = start { f.callLatency.record(ns(r.tsc, st.tsc, ticksPerNs)) }
-            case .completion:
-                f.completions &+= 1
-                if let st = start { f.operationLatency.record(ns(r.tsc, st.tsc, ticksPerNs)) }
-            case .lookup: break
-            }
-            if r.isError(ro) { f.errors &+= 1 }
-            f.bytes &+= r.movedBytes(ro)
-            table[i] = f
         }
-        for f in table.compactMap({ $0 }) { s.functions[f.function] = f }
+        let first = Worker(path: reader.path, segments: Array(segs[..<split]), keepUnpaired: false)
+        let second = split < segs.count ? Worker(path: reader.path, segments: Array(segs[split...]), keepUnpaired: true) : nil
+        if let second {
+            let thread = try Thread.start { second.run() }
+            try first.scan(reader)
+            thread.join()
+            if let e = second.error { throw e }
+            // Pair what the second half could not with the first half's open calls.
+            let ticksPerNs = reader.clock.tscHz / 1e9
+            for u in second.pairing.unpaired {
+                guard let st = first.pairing.pair(u), u.function.rawValue < 128 else { continue }
+                let i = Int(u.function.rawValue)
+                second.accumulator.latency.record(u.kind == .leave ? i : 128 + i, ns(u.tsc, st.tsc, ticksPerNs))
+            }
+        } else {
+            try first.scan(reader)
+        }
+        let workers = [first] + (second.map { [$0] } ?? [])
+        s.events = workers.reduce(0) { $0 + $1.events }
+        s.lookups = workers.reduce(0) { $0 + $1.lookups }
+        let minTSC = workers.map(\.minTSC).min() ?? 0, maxTSC = workers.map(\.maxTSC).max() ?? 0
+        let clock = reader.clock
+        for i in 0..<128 where workers.contains(where: { $0.accumulator.get(4, i) > 0 }) {
+            var f = FunctionStats(function: FunctionID(UInt16(i)))
+            for w in workers {
+                let a = w.accumulator
+                f.calls += a.get(0, i)
+                f.errors += a.get(1, i)
+                f.bytes += a.get(2, i)
+                f.completions += a.get(3, i)
+                f.callLatency.merge(a.latency.histogram(i))
+                f.operationLatency.merge(a.latency.histogram(128 + i))
+            }
+            s.functions[f.function] = f
+        }
         if s.events > 0 { s.spanSeconds = Double(clock.nanoseconds(from: minTSC, to: maxTSC)) / 1e9 }
         s.stalls = reader.meta["stalls"].flatMap(UInt64.init) ?? 0
         s.drops = reader.meta["drops"].flatMap(UInt64.init) ?? 0
