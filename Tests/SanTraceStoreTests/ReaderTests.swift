@@ -98,6 +98,29 @@ import Testing
         #expect(abs(Double(send.operationLatency.percentile(99)) - 5_000) <= 5_000 / 32)
     }
 
+    /// Two workers give exactly what one pass gives (calls straddling the split are paired).
+    @Test func parallelStatsEqualSerialStats() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let path = dir.file("p.santrace")
+        try Fixtures.trace(path, .mixed, events: 30_000, segmentBytes: 4 << 10)
+        let reader = try TraceReader(path: path)
+        let serial = try TraceStats.compute(reader, parallelFrom: .max)
+        let parallel = try TraceStats.compute(reader, parallelFrom: 0)
+        #expect(serial.events == parallel.events && serial.lookups == parallel.lookups)
+        #expect(serial.functions.count == parallel.functions.count)
+        for (fn, a) in serial.functions {
+            let b = try #require(parallel.functions[fn])
+            #expect(a.calls == b.calls && a.errors == b.errors && a.bytes == b.bytes && a.completions == b.completions)
+            #expect(a.callLatency.count == b.callLatency.count, "\(fn) call latency pairs")
+            #expect(a.operationLatency.count == b.operationLatency.count, "\(fn) operation latency pairs")
+            for p in [50.0, 99, 99.9] {
+                #expect(a.callLatency.percentile(p) == b.callLatency.percentile(p))
+                #expect(a.operationLatency.percentile(p) == b.operationLatency.percentile(p))
+            }
+        }
+    }
+
     @Test func eventIndexAnswersSQL() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

@@ -115,12 +115,17 @@ public struct TraceStats: Sendable {
     /// machines this runs on); calls that straddle the split are paired afterwards, so the result
     /// is the same as a single pass.
     public static func compute(_ reader: TraceReader) throws -> TraceStats {
+        try self.compute(reader, parallelFrom: 1_000_000)
+    }
+
+    /// `parallelFrom`: the event count from which the trace is read by two workers (tests lower it).
+    static func compute(_ reader: TraceReader, parallelFrom: UInt64) throws -> TraceStats {
         var s = TraceStats()
         s.traces = [reader.path]
         let segs = reader.segments
         let total = segs.reduce(UInt64(0)) { $0 + $1.events }
         var split = segs.count
-        if total >= 1_000_000 && segs.count >= 4 {
+        if total >= parallelFrom && segs.count >= 4 {
             var acc: UInt64 = 0
             for (i, seg) in segs.enumerated() {
                 acc += seg.events
