@@ -239,7 +239,7 @@ ENCODINGS = {
     "payload": "byte policy (0 none, 1 hash, 2 full), then: hash: varint n ≤ 1024, n × u64 LE; full: varint n ≤ 1024, n × (varint len ≤ 16 MiB, bytes)",
     "completionMode": "varint (0–2)",
     "descriptorBytes": "varint len ≤ 4096, bytes",
-    "completionVia": "varint (1–3)",
+    "completionVia": "varint (0–3; 0 = unknown)",
     "callRef": "varint thread, varint thread sequence",
 }
 

@@ -57,10 +57,10 @@ struct EventFilterOptions: ParsableArguments {
         if !self.thread.isEmpty { f.threads = Set(self.thread) }
         let first = reader.firstTSC
         if let s = self.from.flatMap(parseSeconds) {
-            f.fromTSC = first &+ UInt64(max(0, reader.clock.ticks(nanoseconds: Int64(s * 1e9))))
+            f.fromTSC = first &+ UInt64(max(0, reader.clock.ticks(nanoseconds: saturatingInt64(s * 1e9))))
         }
         if let s = self.to.flatMap(parseSeconds) {
-            f.toTSC = first &+ UInt64(max(0, reader.clock.ticks(nanoseconds: Int64(s * 1e9))))
+            f.toTSC = first &+ UInt64(max(0, reader.clock.ticks(nanoseconds: saturatingInt64(s * 1e9))))
         }
         f.errorsOnly = self.errors
         return f
@@ -70,8 +70,12 @@ struct EventFilterOptions: ParsableArguments {
 /// Seconds from `1.5`, `1.5s`, `200ms`, `30us`, `100ns`.
 func parseSeconds(_ text: String) -> Double? {
     let units: [(String, Double)] = [("ns", 1e-9), ("us", 1e-6), ("µs", 1e-6), ("ms", 1e-3), ("s", 1)]
+    var value: Double?
     for (suffix, scale) in units where text.hasSuffix(suffix) {
-        return Double(text.dropLast(suffix.count)).map { $0 * scale }
+        value = Double(text.dropLast(suffix.count)).map { $0 * scale }
+        break
     }
-    return Double(text)
+    if value == nil { value = Double(text) }
+    guard let v = value, v.isFinite, v >= 0 else { return nil }
+    return v
 }

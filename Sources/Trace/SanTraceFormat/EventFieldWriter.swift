@@ -104,10 +104,18 @@ public struct EventFieldWriter {
     }
     /// 0 synchronous, 1 upcall, 2 poll.
     @inlinable public mutating func completionMode(_ v: UInt8) {
+        guard v <= 2 else {
+            if self.failure == nil { self.failure = (self.index, .completionMode, .completionMode, "completion mode \(v) (0–2)") }
+            return
+        }
         if self.expect(.completionMode) { self.out.putByte(v) }
     }
     /// 1 upcall, 2 poll, 3 inline.
     @inlinable public mutating func completionVia(_ v: UInt8) {
+        guard v <= 3 else {
+            if self.failure == nil { self.failure = (self.index, .completionVia, .completionVia, "completion via \(v) (1–3)") }
+            return
+        }
         if self.expect(.completionVia) { self.out.putByte(v) }
     }
     /// A memory address as (registration id, offset); registration 0 = unregistered, offset = raw.

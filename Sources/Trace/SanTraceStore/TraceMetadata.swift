@@ -47,15 +47,18 @@ public struct ClockCalibration: Sendable, Equatable {
         return ClockCalibration(tscHz: hz, anchorTSC: t0, anchorRealtimeNs: realNs, anchorMonotonicNs: m0)
     }
 
-    /// Nanoseconds from `from` to `tsc` (negative when earlier).
+    /// Nanoseconds from `from` to `tsc` (negative when earlier; saturating).
     @inlinable
     public func nanoseconds(from: UInt64, to tsc: UInt64) -> Int64 {
         let d = Int64(bitPattern: tsc &- from)
-        return Int64((Double(d) * 1e9 / self.tscHz).rounded())
+        return saturatingInt64(Double(d) * 1e9 / self.tscHz)
     }
 
-    /// Ticks in `ns` nanoseconds.
-    public func ticks(nanoseconds ns: Int64) -> Int64 { Int64((Double(ns) * self.tscHz / 1e9).rounded()) }
+    /// Ticks in `ns` nanoseconds (saturating).
+    public func ticks(nanoseconds ns: Int64) -> Int64 { saturatingInt64(Double(ns) * self.tscHz / 1e9) }
+
+    /// The TSC rates a reader accepts (1 kHz … 1 THz): anything else in a trace is damage.
+    public static let plausibleHz: ClosedRange<Double> = 1e3...1e12
 }
 
 /// What a trace records about the recorded process (the `meta` and `argv` tables).
@@ -93,6 +96,17 @@ public struct TraceMetadata: Sendable {
         guard gethostname(&buf, buf.count - 1) == 0 else { return "" }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
+}
+
+/// `v` rounded to an Int64, saturating at the ends and 0 for NaN (a damaged calibration must
+/// not trap a reader).
+@inlinable
+public func saturatingInt64(_ v: Double) -> Int64 {
+    guard v.isFinite else { return v.isNaN ? 0 : (v > 0 ? .max : .min) }
+    let r = v.rounded()
+    if r >= 9.2e18 { return .max }
+    if r <= -9.2e18 { return .min }
+    return Int64(r)
 }
 
 /// Wall-clock time now, ns since the epoch.

@@ -127,7 +127,7 @@ public final class TraceReader {
     }
 
     static func readClock(_ m: [String: String], _ path: String) throws(TraceFormatError) -> ClockCalibration {
-        guard let hz = m["tsc_hz"].flatMap(Double.init), hz > 0, hz.isFinite,
+        guard let hz = m["tsc_hz"].flatMap(Double.init), ClockCalibration.plausibleHz.contains(hz),
               let tsc = m["anchor_tsc"].flatMap(Int64.init), let real = m["anchor_realtime_ns"].flatMap(Int64.init)
         else {
             throw TraceFormatError(.missingData, "clock calibration (meta tsc_hz, anchor_tsc, anchor_realtime_ns) missing or malformed", file: path)

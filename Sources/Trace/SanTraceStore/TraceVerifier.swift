@@ -90,7 +90,7 @@ public func formatCount(_ n: UInt64) -> String {
 /// Seconds with three decimals (`4.180 s`), six below one second (`0.000248 s`).
 public func formatSeconds(_ s: Double) -> String {
     if abs(s) < 1 { return fixed(s, 6) + " s" }
-    let ms = Int64((s * 1000).rounded())
+    let ms = saturatingInt64(s * 1000)
     let frac = String(abs(ms) % 1000)
     return "\(ms / 1000).\(String(repeating: "0", count: 3 - frac.count))\(frac) s"
 }

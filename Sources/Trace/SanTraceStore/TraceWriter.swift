@@ -191,7 +191,9 @@ public final class TraceWriter {
     /// ``registerThread(_:osTid:name:)``), `threadSeq` the thread's own event counter (a gap
     /// means events were dropped), `tsc` the raw TSC read when the event happened.
     ///
-    /// No allocation per event. Cuts and commits a segment when it is full or old; throws
+    /// No allocation per event on the data path (the calls that create or end sockets and
+    /// registrations allocate a little for their index rows). Cuts and commits a segment when it
+    /// is full or old; throws
     /// ``RecordEncodingError`` for an event that does not fit the schema (nothing is written) and
     /// ``TraceStoreError`` when a commit fails.
     @inlinable

@@ -175,6 +175,7 @@ public struct EventFormatter {
 
 /// `x` with exactly `digits` decimals (no Foundation `String(format:)`).
 public func fixed(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite, abs(x) < 1e15 else { return x.isNaN ? "nan" : String(saturatingInt64(x)) }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let v = (abs(x) * scale).rounded()

@@ -192,7 +192,7 @@ public struct TraceStats: Sendable {
 
     @inline(__always)
     static func ns(_ end: UInt64, _ start: UInt64, _ ticksPerNs: Double) -> UInt64 {
-        end >= start ? UInt64(Double(end - start) / ticksPerNs) : 0
+        end >= start ? UInt64(max(0, saturatingInt64(Double(end - start) / ticksPerNs))) : 0
     }
 
     /// Adds another trace's statistics (a trace set).
