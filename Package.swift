@@ -23,6 +23,11 @@ let providerLinkerSettings: [LinkerSetting] = [
     ])
 ]
 
+/// The trace encoder and decoder run per event on one thread per object: dynamic exclusivity
+/// checks on class properties cost them about a quarter of their time (perf, Docs/TraceFormat.md
+/// §Performance), so those two targets turn the checks off.
+let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+
 let package = Package(
     name: "sanreplay",
     products: [
@@ -32,6 +37,8 @@ let package = Package(
         .library(name: "san_tcp", type: .dynamic, targets: ["SanTCPLibrary"]),
         .executable(name: "sanperf", targets: ["SanPerfCLI"]),
         .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
+        .executable(name: "sanreplay", targets: ["SanReplayCLI"]),
+        .library(name: "SanTraceStore", targets: ["SanTraceStore", "SanTraceFormat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -71,6 +78,10 @@ let package = Package(
                 linkerSettings: providerLinkerSettings),
 
         // MARK: Trace format and store
+        .target(name: "SanTraceFormat", dependencies: ["SanCore"], path: "Sources/Trace/SanTraceFormat",
+                swiftSettings: traceHotPathSettings),
+        .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CSanABI", "CLZ4", "CSQLite", "CSanSupport"],
+                path: "Sources/Trace/SanTraceStore", swiftSettings: traceHotPathSettings),
 
         // MARK: Interposer (libsantrace.so)
         .target(name: "CSanTrace", dependencies: ["CSanABI", "CSanSupport"], path: "Sources/Interposer/CSanTrace",
@@ -91,6 +102,10 @@ let package = Package(
         .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
+        .executableTarget(name: "SanReplayCLI", dependencies: [
+            "SanTraceStore", "SanTraceFormat", "SanCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/CLI/sanreplay"),
 
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
@@ -105,5 +120,7 @@ let package = Package(
         .testTarget(name: "SanPerfTests", dependencies: ["SanPerf", "SanSwitch", "SanTestSupport"]),
         .testTarget(name: "SanConformanceTests", dependencies: ["SanSwitch", "SanCore", "CSanABI", "SanTestSupport"]),
         .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
+        .testTarget(name: "SanTraceFormatTests", dependencies: ["SanTraceFormat"]),
+        .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
     ]
 )

@@ -1,0 +1,33 @@
+/// Zigzag mapping of signed to unsigned integers (Docs/TraceFormat.md §Integers): 0, -1, 1, -2 …
+/// become 0, 1, 2, 3 …, so small magnitudes of either sign take one varint byte.
+@inlinable @inline(__always)
+public func zigzagEncode(_ v: Int64) -> UInt64 {
+    UInt64(bitPattern: (v &<< 1) ^ (v >> 63))
+}
+
+/// Inverse of ``zigzagEncode(_:)``.
+@inlinable @inline(__always)
+public func zigzagDecode(_ u: UInt64) -> Int64 {
+    Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1)
+}
+
+/// Bytes a LEB128 varint of `v` takes (1 … 10).
+@inlinable @inline(__always)
+public func varintSize(_ v: UInt64) -> Int {
+    var n = 1
+    var x = v >> 7
+    while x != 0 {
+        n += 1
+        x >>= 7
+    }
+    return n
+}
+
+/// FNV-1a 64 over a buffer: the `hash` payload policy's checksum (Docs/TraceFormat.md §Payload).
+public func payloadHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for b in bytes {
+        h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3
+    }
+    return h
+}
