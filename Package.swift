@@ -97,13 +97,17 @@ let package = Package(
         .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
                                                 .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/SanPerf"),
+        .target(name: "CSanReplay", path: "Sources/Replay/CSanReplay", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "SanReplay", dependencies: ["SanTraceStore", "SanTraceFormat", "SanSwitch", "SanCore", "CSanABI",
+                                                  "CSanSupport", "CSanReplay"],
+                path: "Sources/Replay/SanReplay", swiftSettings: traceHotPathSettings),
 
         // MARK: Command-line tools
         .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
         .executableTarget(name: "SanReplayCLI", dependencies: [
-            "SanTraceStore", "SanTraceFormat", "SanCore",
+            "SanTraceStore", "SanTraceFormat", "SanCore", "SanReplay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/sanreplay"),
 
@@ -122,5 +126,7 @@ let package = Package(
         .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
         .testTarget(name: "SanTraceFormatTests", dependencies: ["SanTraceFormat"]),
         .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
+        .testTarget(name: "SanReplayTests", dependencies: ["SanReplay", "SanTraceStore", "SanTraceFormat", "SanSwitch",
+                                                           "CSanReplay", "SanTestSupport"]),
     ]
 )
