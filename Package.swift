@@ -25,8 +25,10 @@ let providerLinkerSettings: [LinkerSetting] = [
 
 /// The trace encoder and decoder run per event on one thread per object: dynamic exclusivity
 /// checks on class properties cost them about a quarter of their time (perf, Docs/TraceFormat.md
-/// §Performance), so those two targets turn the checks off.
-let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+/// §Performance), so those two targets turn the checks off. They are optimised in debug builds
+/// too: the interposer's drain writes through them inside traced programs, and unoptimised it
+/// keeps up with a tenth of the events a test workload produces.
+let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-O"])]
 
 let package = Package(
     name: "sanreplay",
@@ -86,10 +88,12 @@ let package = Package(
         // MARK: Interposer (libsantrace.so)
         .target(name: "CSanTrace", dependencies: ["CSanABI", "CSanSupport"], path: "Sources/Interposer/CSanTrace",
                 exclude: ["generated/README.md"], cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore"],
+        .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore", "SanTraceStore",
+                                                     "SanTraceFormat"],
                 path: "Sources/Interposer/SanInterpose",
-                // The drain keeps up with 8 busy threads only when optimised, debug builds included.
-                swiftSettings: [.unsafeFlags(["-O"])]),
+                // The drain keeps up with 8 busy threads only when optimised, debug builds included;
+                // it converts per event, so no dynamic exclusivity checks either (as in the store).
+                swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
                 linkerSettings: providerLinkerSettings),
 

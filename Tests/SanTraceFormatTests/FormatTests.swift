@@ -13,6 +13,14 @@ import Testing
         #expect(zigzagEncode(-2) == 3)
     }
 
+    @Test("payloadHash is XXH64 with seed 0 (reference vectors)")
+    func payloadHashVectors() {
+        func h(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { payloadHash($0) } }
+        #expect(h("") == 0xEF46_DB37_51D8_E999)
+        #expect(h("abc") == 0x44BC_2CF5_AD77_0999)
+        #expect(h("Nobody inspects the spammish repetition") == 0xFBCE_A83C_8A37_8BF1)
+    }
+
     @Test func varintBytesAreLEB128() {
         let b = ByteBuffer()
         b.putVarint(300)

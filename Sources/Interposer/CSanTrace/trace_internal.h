@@ -40,6 +40,7 @@ struct csan_ring {
     _Alignas(64) uint32_t state; /* CSAN_RING_* */
     uint32_t thread;             /* capture thread number of the current owner (from 1) */
     uint64_t os_tid;
+    char name[16];     /* the owner's thread name when it adopted the ring (PR_GET_NAME) */
     uint64_t capacity; /* a power of two */
     uint8_t *data;
     struct csan_ring *next; /* registry: a push-only lock-free list */

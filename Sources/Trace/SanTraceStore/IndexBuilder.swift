@@ -33,7 +33,8 @@ final class IndexBuilder {
         case registered(kind: String, id: UInt64, socket: UInt64, registration: UInt64, offset: UInt64, length: UInt64,
                         access: UInt64, seq: UInt64, tsc: UInt64)
         case deregistered(kind: String, id: UInt64, seq: UInt64, tsc: UInt64)
-        case descriptor(id: UInt64, socket: UInt64, seq: UInt64, bytes: [UInt8])
+        /// `seq` nil: a descriptor received from the peer (not registered by this process).
+        case descriptor(id: UInt64, socket: UInt64, seq: UInt64?, bytes: [UInt8])
     }
 
     /// What an ENTER of a socket or registration call said, kept until its LEAVE.
@@ -263,6 +264,9 @@ final class IndexBuilder {
         }
     }
 
+    /// Adds a row change that does not come from an event (the writer's remote descriptors).
+    func note(_ op: RowOp) { self.ops.append(op) }
+
     /// Finishes the segment's socket counts (folds the one-entry cache in).
     func settle() {
         if self.cachedSocketCount > 0 {
@@ -411,7 +415,7 @@ final class IndexBuilder {
             try s.run()
         case .descriptor(let id, let socket, let seq, let bytes):
             let s = try db.cached("INSERT OR REPLACE INTO descriptors (id, socket, registered_seq, bytes) VALUES (?1, ?2, ?3, ?4)")
-            s.bind(1, id); s.bind(2, socket); s.bind(3, seq); s.bind(4, blob: bytes)
+            s.bind(1, id); s.bind(2, socket); s.bind(3, seq.map { Int64(bitPattern: $0) }); s.bind(4, blob: bytes)
             try s.run()
         }
     }
