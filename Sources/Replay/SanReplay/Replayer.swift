@@ -117,9 +117,9 @@ final class ReplayRun {
             }
             if !d.join(until: csan_monotonic_ns() &+ 3_000_000_000) { hung += 1 }
         }
+        let wall = Double(csan_monotonic_ns() - t0) / 1e9
         watchdog.finish()
         dog.join()
-        let wall = Double(csan_monotonic_ns() - t0) / 1e9
         var report = self.report(runners: runners.flatMap { $0 }, synthetic: synthetic, backend: backendPath, wall: wall)
         if hung > 0 { report.notes.append("\(hung) endpoint(s) still inside a provider call when the replay gave up") }
         if hung == 0 { for l in lives { l.release() } }
@@ -136,10 +136,7 @@ final class ReplayRun {
     /// (completions after the last call), and tells the others it is done.
     private func drive(_ live: LiveEndpoint, _ runners: [ThreadRunner]) {
         let threads = runners.map { r in ReplayThread(name: "replay-t\(r.recordedThread)") { r.run() } }
-        for t in threads {
-            while !t.finished { usleep(500) }
-            t.join()
-        }
+        for t in threads { t.join() }
         if !self.control.stopped, let first = runners.first { first.sweep() }
         self.control.coordinator.publish(Pairing.doneKey(live.plan.endpoint), [1])
         let diverged = !self.control.divergences.isEmpty
@@ -163,6 +160,9 @@ final class ReplayRun {
                                                            p999: all.latency.percentile(id, 99.9), max: all.latency.max(id)))
             rep.callsReplayed += all.calls[id]
         }
+        for id in 0..<LatencyBank.slots where all.unavailable[id] > 0 {
+            rep.unavailable[FunctionID(UInt16(id)).name] = Int(all.unavailable[id])
+        }
         rep.callsCompared = all.compared
         rep.completionsCompared = all.completionsCompared
         rep.dataChecks = all.dataChecks
@@ -173,7 +173,9 @@ final class ReplayRun {
         rep.operations = all.operations
         rep.bytesMoved = all.bytesMoved
         rep.cpuSeconds = Double(all.cpuNs) / 1e9
-        rep.wallSeconds = all.lastCall > all.firstCall && all.firstCall > 0 ? max(wall, 1e-9) : wall
+        // The replay's span: first call to the end of the last thread (pacing's initial offsets and
+        // loading excluded); the whole run when no call was made.
+        rep.wallSeconds = all.lastCall > all.firstCall && all.firstCall > 0 ? Double(all.lastCall - all.firstCall) / 1e9 : wall
         for e in self.endpoints {
             let p = self.plan.endpoints[e]
             for (f, n) in p.timingSkipped { rep.timingSkipped[f.name, default: 0] += n }

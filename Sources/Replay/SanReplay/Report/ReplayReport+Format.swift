@@ -24,6 +24,10 @@ extension ReplayReport {
             out.append(" not replayed one for one: " + skipped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
                 .joined(separator: ", ") + " (incomplete polls, would-block accepts, empty event checks: timing; startup and extension look-ups: done when the backend loaded)")
         }
+        if !self.unavailable.isEmpty {
+            out.append(" skipped, the backend lacks these optional functions (reference §3.2): "
+                       + self.unavailable.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        }
         if !self.unsupported.isEmpty {
             out.append(" not replayable (arguments not recorded): "
                        + self.unsupported.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
@@ -120,6 +124,7 @@ extension ReplayReport {
         o.add("timing_skipped", table(self.timingSkipped))
         o.add("startup_skipped", table(self.startupSkipped))
         o.add("unsupported", table(self.unsupported))
+        o.add("unavailable", table(self.unavailable))
         o.add("notes", raw: jsonArray(self.notes.map(jsonString)))
         if let r = self.recordDirectory { o.add("record_directory", r) }
         return o.text

@@ -36,6 +36,8 @@ public struct ReplayReport: Sendable {
     public var timingSkipped: [String: Int] = [:]
     public var startupSkipped: [String: Int] = [:]
     public var unsupported: [String: Int] = [:]
+    /// Calls to optional functions the backend does not implement (skipped).
+    public var unavailable: [String: Int] = [:]
     public var divergences: [Divergence] = []
     public var divergenceCounts: [String: Int] = [:]
     public var dataChecks: UInt64 = 0

@@ -207,6 +207,7 @@ extension ThreadRunner {
             self.timed(s, t0)
             self.compare(s, ret: Int64(rc), err: rc == 0 ? 0 : err, bytes: 0)
         case .cacheCallback:
+            if self.unavailable(s) { return }
             let p = s.bufferCount > 0 ? UnsafeMutableRawPointer(self.live.memory(Int(s.buffers))) : nil
             let rc: Int32
             if let cb = self.live.ext.memoryRegistrationCacheCallback {
@@ -259,9 +260,34 @@ extension ThreadRunner {
 
     // MARK: The rest
 
+    /// True (and counted) when the backend leaves the function's slot NULL: the functions a SAN
+    /// provider need not implement (reference §3.2) are skipped, not failed, on such a backend.
+    private func unavailable(_ s: Step) -> Bool {
+        let p = self.live.procs
+        let missing: Bool
+        switch s.kind {
+        case .getSockName: missing = p.lpWSPGetSockName == nil
+        case .getPeerName: missing = p.lpWSPGetPeerName == nil
+        case .shutdown: missing = p.lpWSPShutdown == nil
+        case .recvDisconnect: missing = p.lpWSPRecvDisconnect == nil
+        case .sendDisconnect: missing = p.lpWSPSendDisconnect == nil
+        case .getQOSByName: missing = p.lpWSPGetQOSByName == nil
+        case .cancelBlockingCall: missing = p.lpWSPCancelBlockingCall == nil
+        case .cacheCallback: missing = self.live.ext.memoryRegistrationCacheCallback == nil
+        default: missing = false
+        }
+        if missing { self.stats.unavailable[Int(s.function.rawValue) & (LatencyBank.slots - 1)] &+= 1 }
+        return missing
+    }
+
     func other(_ s: Step) throws(ReplayStop) {
         var err: Int32 = 0
         var rc: Int32 = -1
+        if self.unavailable(s) {
+            // A listener whose address was to be published here: publish what bind chose.
+            if s.publish >= 0 { self.publishListener(s, sanInvalidSocket, live: nil) }
+            return
+        }
         let sock = try self.socket(s.socket, s)
         let procs = self.live.procs
         let t0 = csan_rdtsc()

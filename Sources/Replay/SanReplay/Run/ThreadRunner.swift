@@ -84,6 +84,7 @@ final class ThreadRunner: @unchecked Sendable {
             var ts = timespec()
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
             self.stats.cpuNs = UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+            self.stats.lastCall = csan_monotonic_ns()
             csan_replay_store_u32(self.running, 0)
         }
         if self.pacer != nil {
@@ -119,13 +120,13 @@ final class ThreadRunner: @unchecked Sendable {
         }
         if self.stats.firstCall == 0 { self.stats.firstCall = csan_monotonic_ns() }
         try self.execute(s)
-        self.stats.calls[Int(s.function.rawValue) & (LatencyBank.slots - 1)] &+= 1
     }
 
     /// Records a live call's duration (rdtsc ticks).
     @inline(__always)
     func timed(_ s: Step, _ t0: UInt64) {
         let t1 = csan_rdtsc()
+        self.stats.calls[Int(s.function.rawValue) & (LatencyBank.slots - 1)] &+= 1
         self.stats.latency.record(Int(s.function.rawValue), UInt64(Double(t1 &- t0) * self.nsPerTick))
     }
 

@@ -7,6 +7,8 @@ final class ThreadStats: @unchecked Sendable {
     let pacing = LatencyBank()
     /// Calls replayed per function id.
     var calls = [UInt64](repeating: 0, count: LatencyBank.slots)
+    /// Calls skipped because the backend lacks the (optional) function.
+    var unavailable = [UInt64](repeating: 0, count: LatencyBank.slots)
     var compared: UInt64 = 0
     var completionsCompared: UInt64 = 0
     /// Receive byte counts not compared because the backend moves no data.
@@ -27,7 +29,10 @@ final class ThreadStats: @unchecked Sendable {
     func merge(_ o: ThreadStats) {
         self.latency.merge(o.latency)
         self.pacing.merge(o.pacing)
-        for i in self.calls.indices { self.calls[i] &+= o.calls[i] }
+        for i in self.calls.indices {
+            self.calls[i] &+= o.calls[i]
+            self.unavailable[i] &+= o.unavailable[i]
+        }
         self.compared &+= o.compared
         self.completionsCompared &+= o.completionsCompared
         self.bytesNotCompared &+= o.bytesNotCompared
