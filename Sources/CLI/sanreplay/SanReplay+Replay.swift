@@ -68,6 +68,9 @@ extension SanReplay {
         @Flag(name: .long, help: "Progress lines on stderr.")
         var verbose = false
 
+        @Option(name: .customLong("report-json"), help: ArgumentHelp("Also write the JSON report to this file.", valueName: "PATH", visibility: .hidden))
+        var reportJSON: String?
+
         func validate() throws {
             guard ReplayPace(self.pace) != nil else {
                 throw ValidationError("--pace must be asap, recorded or xFACTOR (a positive number, like x2 or x0.5), not '\(self.pace)'")
@@ -92,6 +95,7 @@ extension SanReplay {
             o.timeoutSeconds = self.timeout
             o.recordDirectory = self.record
             o.verbose = self.verbose
+            o.executable = Replayer.currentExecutable
             if let e = self.endpoint {
                 let address = self.coordinator ?? self.serveCoordinator!
                 o.placement = .endpoint(name: e, coordinator: address, serve: self.serveCoordinator != nil)
@@ -116,6 +120,10 @@ extension SanReplay {
                 for l in report.text { out.line(l) }
             }
             out.flush()
+            if let path = self.reportJSON, let f = fopen(path, "w") {
+                fputs(report.json + "\n", f)
+                fclose(f)
+            }
             if !report.ok { throw ExitCode(SanReplayExit.differences.rawValue) }
         }
     }

@@ -72,6 +72,9 @@ public struct ReplayOptions: Sendable {
     public var recordDirectory: String?
     /// Log progress on stderr.
     public var verbose = false
+    /// The sanreplay executable: with it, a recorded replay of several endpoints runs one child
+    /// process per endpoint (one trace each, like the original); without it, one process.
+    public var executable: String?
 
     public init(trace: String) { self.trace = trace }
 

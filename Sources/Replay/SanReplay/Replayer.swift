@@ -18,6 +18,14 @@ import Glibc
 /// print(report.text.joined(separator: "\n"))
 /// ```
 public enum Replayer {
+    /// This process's executable (from /proc/self/exe), for ``ReplayOptions/executable``.
+    public static var currentExecutable: String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Plans, runs and reports. Throws ``ReplayError`` (or a trace error) when the replay cannot
     /// run at all; divergences are in the report.
     public static func run(_ options: ReplayOptions, log: @escaping (String) -> Void = { _ in }) throws -> ReplayReport {
@@ -26,6 +34,10 @@ public enum Replayer {
             return try CoordinatorSession.serveOnly(address: address, options: options, log: log)
         }
         let plan = try ReplayPlan.build(trace: options.trace)
+        if options.recordDirectory != nil, options.placement == .inProcess, plan.traces.count > 1,
+           let exe = options.executable {
+            return try ProcessSplit.run(plan: plan, options: options, executable: exe, log: log)
+        }
         var endpoints = Array(plan.endpoints.indices)
         var coordinator: ReplayCoordinator = LocalCoordinator()
         var server: CoordinatorServer?

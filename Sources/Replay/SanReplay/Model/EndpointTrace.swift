@@ -12,6 +12,8 @@ public final class EndpointTrace {
     public let path: String
     public let payloadPolicy: PayloadPolicy
     public let clock: ClockCalibration
+    /// The recorded program (base name of its argv[0]).
+    public internal(set) var program = "process"
     /// Events read.
     public internal(set) var events: UInt64 = 0
 

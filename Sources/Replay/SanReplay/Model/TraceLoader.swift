@@ -15,6 +15,7 @@ enum TraceLoader {
         let t = EndpointTrace(index: index, name: name, path: path, payloadPolicy: reader.payloadPolicy,
                               clock: reader.clock)
         t.descriptorBytes = try reader.descriptorBytes()
+        if let argv0 = reader.argv.first, let base = argv0.split(separator: "/").last, !base.isEmpty { t.program = String(base) }
         var state = LoadState()
         let cursor = try reader.cursor()
         var r = EventRecord()

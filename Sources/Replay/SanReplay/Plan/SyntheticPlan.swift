@@ -148,23 +148,45 @@ struct SyntheticPlan {
         }
     }
 
-    /// A write is checked in the region when the recorded side's next message arrives, if no
-    /// later write overlaps it (the synthetic peer never answers in between).
+    /// A write is checked in the region when the recorded side's next message arrives. A later
+    /// overlapping write must be ordered after that check: the recorded side posted it after
+    /// receiving a message the peer sends only once it got (and checked) that message.
     private mutating func checkWrites(_ writes: [(Int32, UInt64)], region: Int, _ plan: EndpointPlan, _ facts: PlanFacts) {
         let sends = (facts.messagesOut[self.peer.recorded.socket] ?? [])
-        for (i, (op, offset)) in writes.enumerated() {
-            let o = plan.ops[Int(op)]
-            let overwritten = writes[(i + 1)...].contains { $0.1 < offset + o.length && offset < $0.1 + plan.ops[Int($0.0)].length }
-            guard !overwritten, o.content.kind != .unknown, let place = facts.startedAt[op] else {
-                self.uncheckable["RDMA write the synthetic peer cannot check (overwritten or unknown content)", default: 0] += 1
-                continue
-            }
-            guard let m = sends.firstIndex(where: { s in
+        let recvs = facts.messagesIn[self.peer.recorded.socket] ?? []
+        func message(after op: Int32) -> Int? {
+            guard let place = facts.startedAt[op] else { return nil }
+            return sends.firstIndex(where: { s in
                 guard let p = facts.startedAt[s] else { return false }
                 return p.thread == place.thread && p.step > place.step
-            }), m < self.incoming.count else {
+            })
+        }
+        for (i, (op, offset)) in writes.enumerated() {
+            let o = plan.ops[Int(op)]
+            guard o.content.kind != .unknown else {
+                self.uncheckable["RDMA write whose source buffer changed while it was in flight", default: 0] += 1
+                continue
+            }
+            guard let m = message(after: op), m < self.incoming.count else {
                 self.uncheckable["RDMA write with no later message on its connection", default: 0] += 1
                 continue
+            }
+            let later = writes[(i + 1)...].first {
+                $0.1 < offset + o.length && offset < $0.1 + plan.ops[Int($0.0)].length && message(after: $0.0) != m
+            }
+            let coveredBefore = writes[(i + 1)...].contains {
+                message(after: $0.0) == m && $0.1 <= offset && offset + o.length <= $0.1 + plan.ops[Int($0.0)].length
+            }
+            if coveredBefore { continue }  // a later write before the same message holds these bytes
+            if let later, let place = facts.startedAt[later.0] {
+                let ordered = self.outgoing.indices.contains { k in
+                    guard self.outgoing[k].after > m, k < recvs.count, let seen = facts.observedAt[recvs[k]] else { return false }
+                    return seen.thread == place.thread && seen.step < place.step
+                }
+                guard ordered else {
+                    self.uncheckable["RDMA write overwritten by a later write the application did not order after the check", default: 0] += 1
+                    continue
+                }
             }
             var content = o.content
             if content.kind == .recorded {

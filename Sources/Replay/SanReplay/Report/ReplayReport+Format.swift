@@ -4,6 +4,7 @@ import SanTraceStore
 extension ReplayReport {
     /// The summary as text lines.
     public var text: [String] {
+        if !self.children.isEmpty { return self.childrenText }
         var out: [String] = []
         let what = self.endpoints.count == 1 ? "endpoint \(self.endpoints[0])" : "\(self.endpoints.count) endpoints (\(self.endpoints.joined(separator: ", ")))"
         out.append("sanreplay replay \(self.trace): \(what) on \(self.backend), pace \(self.pace), divergence \(self.policy)")
@@ -56,8 +57,40 @@ extension ReplayReport {
         return out
     }
 
+    /// A split replay: each endpoint's own report, then the verdict.
+    private var childrenText: [String] {
+        var out = ["sanreplay replay \(self.trace): \(self.children.count) endpoints, one process each (recording into \(self.recordDirectory ?? "-"))"]
+        for c in self.children {
+            out.append("")
+            out.append("== endpoint \(c.endpoint) (process \(c.process), exit \(c.exitCode))")
+            out += c.text.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
+        }
+        for n in self.notes { out.append(" note: \(n)") }
+        let bad = self.children.filter { $0.exitCode != 0 }.map(\.endpoint)
+        out.append(bad.isEmpty ? "OK: no divergence" : "DIVERGED: endpoint(s) \(bad.joined(separator: ", "))")
+        return out
+    }
+
     /// The summary as one JSON object.
     public var json: String {
+        if !self.children.isEmpty {
+            var o = JSONObject()
+            o.add("trace", self.trace)
+            o.add("ok", self.ok)
+            o.add("split", true)
+            if let r = self.recordDirectory { o.add("record_directory", r) }
+            o.add("endpoint_reports", raw: jsonArray(self.children.map { c in
+                var j = JSONObject()
+                j.add("endpoint", c.endpoint)
+                j.add("process", c.process)
+                j.add("exit_code", c.exitCode)
+                let body = c.json.trimmingSuffixNewlines
+                j.add("report", raw: body.hasPrefix("{") ? body : "null")
+                return j.text
+            }))
+            o.add("notes", raw: jsonArray(self.notes.map(jsonString)))
+            return o.text
+        }
         var o = JSONObject()
         o.add("trace", self.trace)
         o.add("endpoints", raw: jsonArray(self.endpoints.map(jsonString)))
@@ -180,4 +213,12 @@ func fixed(_ v: Double, _ decimals: Int) -> String {
 func col(_ s: String, _ w: Int, left: Bool = false) -> String {
     let pad = String(repeating: " ", count: max(0, w - s.count))
     return left ? s + pad : pad + s
+}
+
+extension String {
+    var trimmingSuffixNewlines: String {
+        var s = Substring(self)
+        while let l = s.last, l == "\n" || l == " " { s = s.dropLast() }
+        return String(s)
+    }
 }

@@ -21,6 +21,16 @@ public struct ReplayReport: Sendable {
         public var max: UInt64
     }
 
+    /// One endpoint replayed by a child process (a recorded replay of several endpoints).
+    public struct Child: Sendable {
+        public var endpoint: String
+        public var process: Int
+        public var exitCode: Int
+        /// Its text report, and its JSON report.
+        public var text: String
+        public var json: String
+    }
+
     public var trace: String
     /// Endpoints replayed here (trace names), and synthesized peers.
     public var endpoints: [String]
@@ -58,11 +68,15 @@ public struct ReplayReport: Sendable {
     /// Why the replay stopped before the end (strict divergence, stuck, another endpoint).
     public var stopped: String?
     public var recordDirectory: String?
+    /// Endpoints replayed in child processes (empty when everything ran here).
+    public var children: [Child] = []
 
     public var totalDivergences: Int { self.divergenceCounts.values.reduce(0, +) }
 
     /// Nothing diverged and the replay ran to the end.
-    public var ok: Bool { self.totalDivergences == 0 && self.stopped == nil }
+    public var ok: Bool {
+        self.totalDivergences == 0 && self.stopped == nil && self.children.allSatisfy { $0.exitCode == 0 }
+    }
 
     public var callsPerSecond: Double { self.wallSeconds > 0 ? Double(self.callsReplayed) / self.wallSeconds : 0 }
     public var callsPerCPUSecond: Double { self.cpuSeconds > 0 ? Double(self.callsReplayed) / self.cpuSeconds : 0 }
