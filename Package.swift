@@ -96,6 +96,8 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
                 linkerSettings: providerLinkerSettings),
+        // `sanreplay record`: finds libsantrace.so, runs a command with it attached, summarises.
+        .target(name: "SanRecord", dependencies: ["SanTraceStore", "SanTraceFormat"], path: "Sources/Interposer/Record"),
 
         // MARK: Workloads, replay, diff
         .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
@@ -111,7 +113,7 @@ let package = Package(
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
         .executableTarget(name: "SanReplayCLI", dependencies: [
-            "SanTraceStore", "SanTraceFormat", "SanCore", "SanReplay",
+            "SanTraceStore", "SanTraceFormat", "SanCore", "SanRecord", "SanReplay",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/sanreplay"),
 
@@ -119,7 +121,7 @@ let package = Package(
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
-        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport"]),
+        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport", "SanRecord"]),
         .testTarget(name: "SanProviderVerbsTests",
                     dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
         .testTarget(name: "SanProviderTCPTests",

@@ -26,7 +26,7 @@ struct SanReplay: ParsableCommand {
               sanreplay stats run/ --json
             """,
         version: "0.1.0",
-        subcommands: [Verify.self, Dump.self, Stats.self, Index.self, Synthesize.self, Replay.self]
+        subcommands: [Record.self, Replay.self, Verify.self, Dump.self, Stats.self, Index.self, Synthesize.self]
     )
 
     /// Runs the command and maps every failure to an exit code in one place (SanReplayExit).

@@ -1,3 +1,4 @@
+import SanCore
 import SanTraceFormat
 
 /// Builds the index rows of a trace from its events, one segment at a time: the per-segment rows
@@ -222,7 +223,11 @@ final class IndexBuilder {
             guard r.signed(FieldIndex.WSPBind.leave.ret) == 0, let a = p.address else { return }
             self.ops.append(.socketLocal(id: enter(FieldIndex.WSPBind.enter.s), addr: a))
         case .WSPConnect:
-            guard r.signed(FieldIndex.WSPConnect.leave.ret) == 0, let a = p.address else { return }
+            // A nonblocking connect answers WSAEWOULDBLOCK and finishes later (FD_CONNECT): the
+            // socket is still connecting to that peer.
+            let connecting = r.signed(FieldIndex.WSPConnect.leave.ret) == 0
+                || r.signed(FieldIndex.WSPConnect.leave.err) == Int64(WSAError.wouldBlock.rawValue)
+            guard connecting, let a = p.address else { return }
             self.ops.append(.socketPeer(id: enter(FieldIndex.WSPConnect.enter.s), addr: a))
         case .WSPGetSockName:
             guard r.signed(FieldIndex.WSPGetSockName.leave.ret) == 0,
