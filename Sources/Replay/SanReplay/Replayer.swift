@@ -69,6 +69,8 @@ final class ReplayRun {
     let options: ReplayOptions
     let control: ReplayControl
     let log: (String) -> Void
+    /// Nanoseconds per TSC tick (live call timing).
+    let nsPerTick = 1e9 / ClockCalibration.measure(milliseconds: 10).tscHz
 
     init(plan: ReplayPlan, endpoints: [Int], options: ReplayOptions, coordinator: ReplayCoordinator,
          log: @escaping (String) -> Void) {
@@ -98,7 +100,7 @@ final class ReplayRun {
             backendPath = provider.requestedPath
             synthetic.append(SyntheticRunner(plan: p, control: self.control, provider: provider))
         }
-        let nsPerTick = 1e9 / ClockCalibration.measure(milliseconds: 10).tscHz
+        let nsPerTick = self.nsPerTick
         let starts = self.endpoints.flatMap { self.plan.endpoints[$0].threadStartRealtime }
         let setStart = starts.min() ?? 0
         let replayStart = csan_monotonic_ns() &+ 2_000_000
@@ -167,9 +169,12 @@ final class ReplayRun {
                                policy: self.options.divergence.rawValue)
         for id in 0..<LatencyBank.slots where all.calls[id] > 0 {
             let f = FunctionID(UInt16(id))
+            let span = Double(all.lastTSC[id] &- all.firstTSC[id]) * self.nsPerTick / 1e9
+            let rate = all.calls[id] > 1 && span > 0 ? Double(all.calls[id] - 1) / span : 0
             rep.functions.append(ReplayReport.FunctionLine(function: f.name, calls: all.calls[id],
                                                            p50: all.latency.percentile(id, 50), p99: all.latency.percentile(id, 99),
-                                                           p999: all.latency.percentile(id, 99.9), max: all.latency.max(id)))
+                                                           p999: all.latency.percentile(id, 99.9), max: all.latency.max(id),
+                                                           rate: rate))
             rep.callsReplayed += all.calls[id]
         }
         for id in 0..<LatencyBank.slots where all.unavailable[id] > 0 {

@@ -17,6 +17,8 @@ enum TraceLoader {
         t.descriptorBytes = try reader.descriptorBytes()
         if let argv0 = reader.argv.first, let base = argv0.split(separator: "/").last, !base.isEmpty { t.program = String(base) }
         var state = LoadState()
+        // About two events per call: one reservation instead of a dozen copies of a large array.
+        t.calls.reserveCapacity(Int(min(reader.eventCount / 2 + 16, 1 << 26)))
         let cursor = try reader.cursor()
         var r = EventRecord()
         while try cursor.next(into: &r) {

@@ -13,12 +13,34 @@ struct PlanFacts {
     var messagesOut: [UInt64: [Int32]] = [:]
     var messagesIn: [UInt64: [Int32]] = [:]
     /// Operation → (thread, step) where it starts, and where the replay observes it complete.
-    var startedAt: [Int32: (thread: Int, step: Int)] = [:]
-    var observedAt: [Int32: (thread: Int, step: Int)] = [:]
+    var startedAt = PlaceTable()
+    var observedAt = PlaceTable()
     /// RDMA operations: op → (recorded socket, recorded target descriptor, target offset).
     var rdma: [Int32: (socket: UInt64, descriptor: UInt64, offset: UInt64)] = [:]
     /// Ranges this endpoint's own operations write (receives, RDMA read destinations, fills).
     var modified: [(block: Int32, start: UInt64, end: UInt64)] = []
+}
+
+/// (thread, step) per operation, in a flat array (millions of operations in a long trace).
+struct PlaceTable {
+    private var places: [Int32] = []
+
+    subscript(op: Int32) -> (thread: Int, step: Int)? {
+        get {
+            let i = Int(op) * 2
+            guard op >= 0, i + 1 < self.places.count, self.places[i] >= 0 else { return nil }
+            return (Int(self.places[i]), Int(self.places[i + 1]))
+        }
+        set {
+            guard op >= 0 else { return }
+            let i = Int(op) * 2
+            if i + 1 >= self.places.count {
+                self.places.append(contentsOf: repeatElement(-1, count: max(i + 2 - self.places.count, self.places.count)))
+            }
+            self.places[i] = Int32(newValue?.thread ?? -1)
+            self.places[i + 1] = Int32(newValue?.step ?? -1)
+        }
+    }
 }
 
 /// Compiles one endpoint's trace into an ``EndpointPlan``: every recorded call becomes a step
@@ -39,8 +61,8 @@ struct EndpointPlanner {
     private var events: [UInt64: Int32] = [:]
     private var threadIndex: [UInt32: Int] = [:]
     private var lastTSC: [UInt64] = []
-    /// Operation each recorded call started.
-    private var opOfCall: [Int32: Int32] = [:]
+    /// Operation each recorded call started (-1 none), by call index.
+    private var opOfCall: [Int32] = []
     /// Latest operation started on each overlapped slot.
     private var lastOpOnOverlapped: [Int32: Int32] = [:]
     /// Listener sockets whose address is published at a later WSPGetSockName instead of WSPListen.
@@ -56,9 +78,13 @@ struct EndpointPlanner {
         for (i, _) in self.layout.blocks.enumerated() {
             self.plan.blocks.append(BlockPlan(size: self.layout.size(i), seed: Seeds.block(trace.index, i)))
         }
+        self.opOfCall = [Int32](repeating: -1, count: trace.calls.count)
+        self.plan.origins.reserveCapacity(trace.calls.count)
         for (i, th) in trace.threads.enumerated() {
             self.threadIndex[th.id] = i
-            self.plan.threads.append(ThreadPlan(thread: th.id, steps: []))
+            var steps: [Step] = []
+            steps.reserveCapacity(th.calls.count + 1)
+            self.plan.threads.append(ThreadPlan(thread: th.id, steps: steps))
             let first = th.calls.first.map { trace.calls[Int($0)].enterTSC } ?? 0
             self.plan.threadStartRealtime.append(trace.realtime(first))
             self.lastTSC.append(first)
@@ -311,7 +337,8 @@ struct EndpointPlanner {
         s.kind = .getOverlappedResult
         s.ov = Self.slot(&self.overlapped, c.ov)
         s.a = c.p0
-        if c.pollReturned >= 0, let op = self.opOfCall[c.pollReturned] {
+        if c.pollReturned >= 0, Int(c.pollReturned) < self.opOfCall.count, self.opOfCall[Int(c.pollReturned)] >= 0 {
+            let op = self.opOfCall[Int(c.pollReturned)]
             s.op = op
             s.compare = Compare.retAndError | Compare.bytes
             if self.plan.ops[Int(op)].kind == .recv { s.d = 1 }
@@ -365,7 +392,7 @@ struct EndpointPlanner {
         // The overlapped structure is reused: the previous operation on it must be over first.
         if let previous = self.lastOpOnOverlapped[s.ov] { self.addWait(previous, to: &s) }
         self.lastOpOnOverlapped[s.ov] = opIndex
-        self.opOfCall[index] = opIndex
+        self.opOfCall[Int(index)] = opIndex
         s.op = opIndex
         let ranges = self.ranges(s.buffers, s.bufferCount)
         let end = op.completionSeq
@@ -437,45 +464,43 @@ struct EndpointPlanner {
             guard let start = self.facts.startedAt[Int32(i)] else { continue }
             pending[start.thread].append((op.completionSeq, Int32(i)))
         }
-        var rebuilt: [Int32] = []
         for th in self.plan.threads.indices {
             let list = pending[th].sorted { $0.seq < $1.seq }
             var next = 0
-            var steps = self.plan.threads[th].steps
-            var newSteps: [Step] = []
-            newSteps.reserveCapacity(steps.count + 1)
-            for (si, var st) in steps.enumerated() {
-                let seq = self.plan.origins[Int(st.origin)].seq
-                var extra: [Int32] = []
-                while next < list.count, list[next].seq < seq {
-                    extra.append(list[next].op)
-                    next += 1
+            let count = self.plan.threads[th].steps.count
+            if !list.isEmpty {
+                for si in 0..<count {
+                    let seq = self.plan.origins[Int(self.plan.threads[th].steps[si].origin)].seq
+                    var extra: [Int32] = []
+                    while next < list.count, list[next].seq < seq {
+                        extra.append(list[next].op)
+                        next += 1
+                    }
+                    guard !extra.isEmpty else { continue }
+                    self.appendWaits(extra, to: th, si)
+                    for op in extra where self.facts.observedAt[op] == nil { self.facts.observedAt[op] = (th, si) }
                 }
-                st = self.rewriteWaits(st, extra: extra, into: &rebuilt)
-                for op in extra where self.facts.observedAt[op] == nil { self.facts.observedAt[op] = (th, si) }
-                newSteps.append(st)
             }
             var end = Step(kind: .waitOnly, function: .none)
+            end.origin = self.plan.threads[th].steps.last?.origin ?? -1
+            self.plan.threads[th].steps.append(end)
             let rest = list[next...].map(\.op)
-            end = self.rewriteWaits(end, extra: Array(rest), into: &rebuilt)
-            for op in rest where self.facts.observedAt[op] == nil { self.facts.observedAt[op] = (th, newSteps.count) }
-            if let last = newSteps.last { end.origin = last.origin }
-            newSteps.append(end)
-            steps = newSteps
-            self.plan.threads[th].steps = steps
+            if !rest.isEmpty { self.appendWaits(rest, to: th, count) }
+            for op in rest where self.facts.observedAt[op] == nil { self.facts.observedAt[op] = (th, count) }
         }
-        self.plan.waitList = rebuilt
     }
 
-    /// Copies a step's waits into the rebuilt list, with `extra` operations appended.
-    private func rewriteWaits(_ s: Step, extra: [Int32], into list: inout [Int32]) -> Step {
-        var st = s
-        let start = Int32(list.count)
-        if s.waitCount > 0 { list.append(contentsOf: self.plan.waitList[Int(s.waits)..<Int(s.waits + s.waitCount)]) }
-        list.append(contentsOf: extra)
-        st.waits = start
-        st.waitCount = Int32(list.count) - start
-        return st
+    /// Gives a step its waits plus `extra`, as a new contiguous block at the end of the list.
+    private mutating func appendWaits(_ extra: [Int32], to th: Int, _ si: Int) {
+        let s = self.plan.threads[th].steps[si]
+        let start = Int32(self.plan.waitList.count)
+        if s.waitCount > 0 {
+            let old = Array(self.plan.waitList[Int(s.waits)..<Int(s.waits + s.waitCount)])
+            self.plan.waitList.append(contentsOf: old)
+        }
+        self.plan.waitList.append(contentsOf: extra)
+        self.plan.threads[th].steps[si].waits = start
+        self.plan.threads[th].steps[si].waitCount = Int32(self.plan.waitList.count) - start
     }
 }
 

@@ -34,9 +34,9 @@ extension ReplayReport {
                        + self.unsupported.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
         out.append("")
-        out.append("  \(col("function", 36, left: true)) \(col("calls", 10)) \(col("p50", 10)) \(col("p99", 10)) \(col("p99.9", 10)) \(col("max", 10))")
+        out.append("  \(col("function", 36, left: true)) \(col("calls", 10)) \(col("per s", 12)) \(col("p50", 10)) \(col("p99", 10)) \(col("p99.9", 10)) \(col("max", 10))")
         for f in self.functions {
-            out.append("  \(col(f.function, 36, left: true)) \(col(String(f.calls), 10)) \(col(nsText(f.p50), 10)) \(col(nsText(f.p99), 10)) \(col(nsText(f.p999), 10)) \(col(nsText(f.max), 10))")
+            out.append("  \(col(f.function, 36, left: true)) \(col(String(f.calls), 10)) \(col(f.calls > 1 ? fixed(f.rate, 0) : "-", 12)) \(col(nsText(f.p50), 10)) \(col(nsText(f.p99), 10)) \(col(nsText(f.p999), 10)) \(col(nsText(f.max), 10))")
         }
         out.append("")
         for n in self.notes { out.append(" note: \(n)") }
@@ -138,6 +138,7 @@ extension ReplayReport {
             l.add("p999", f.p999)
             l.add("max", f.max)
             j.add("latency_ns", l)
+            j.add("per_s", f.rate)
             return j.text
         }))
         if let p = self.pacing {

@@ -10,6 +10,8 @@ public struct ReplayReport: Sendable {
         public var p99: UInt64
         public var p999: UInt64
         public var max: UInt64
+        /// Calls per second over this function's own span (first call to last).
+        public var rate: Double
     }
 
     public struct Pacing: Sendable {

@@ -126,8 +126,11 @@ final class ThreadRunner: @unchecked Sendable {
     @inline(__always)
     func timed(_ s: Step, _ t0: UInt64) {
         let t1 = csan_rdtsc()
-        self.stats.calls[Int(s.function.rawValue) & (LatencyBank.slots - 1)] &+= 1
-        self.stats.latency.record(Int(s.function.rawValue), UInt64(Double(t1 &- t0) * self.nsPerTick))
+        let f = Int(s.function.rawValue) & (LatencyBank.slots - 1)
+        self.stats.calls[f] &+= 1
+        if self.stats.firstTSC[f] == 0 { self.stats.firstTSC[f] = t0 }
+        self.stats.lastTSC[f] = t1
+        self.stats.latency.record(f, UInt64(Double(t1 &- t0) * self.nsPerTick))
     }
 
     // MARK: Comparison
