@@ -25,7 +25,7 @@ let providerLinkerSettings: [LinkerSetting] = [
 
 /// The trace encoder and decoder run per event on one thread per object: dynamic exclusivity
 /// checks on class properties cost them about a quarter of their time (perf, Docs/TraceFormat.md
-/// §Performance), so those two targets turn the checks off. They are optimised in debug builds
+/// §9.2), so those two targets turn the checks off. They are optimised in debug builds
 /// too: the interposer's drain writes through them inside traced programs, and unoptimised it
 /// keeps up with a tenth of the events a test workload produces.
 let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-O"])]
