@@ -48,6 +48,7 @@ static void on_thread_exit(void *arg) {
     csan_tls *t = csan_tls_get();
     t->ring = NULL;
     t->dead = 1;
+    t->depth |= CSAN_DEPTH_BLOCKED;
     __atomic_store_n(&r->state, CSAN_RING_DEAD, __ATOMIC_RELEASE);
 }
 static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
@@ -102,7 +103,11 @@ int csan_ring_try_reclaim(csan_ring *r) {
 
 void csan_trace_heartbeat(void) { __atomic_fetch_add(&drain_heartbeat, 1, __ATOMIC_RELEASE); }
 
-void csan_trace_mark_internal_thread(void) { csan_tls_get()->internal = 1; }
+void csan_trace_mark_internal_thread(void) {
+    csan_tls *t = csan_tls_get();
+    t->internal = 1;
+    t->depth |= CSAN_DEPTH_BLOCKED;
+}
 
 /* The ring is full: lossy mode drops at once; otherwise wait for the drain (spin, then yield,
  * then sleep), counting one stall. If the drain shows no sign of life for 2 s, drop instead. */

@@ -30,10 +30,6 @@ struct Converter {
         var b: UInt64
     }
 
-    private struct ThreadState {
-        var offset: Int64 = 0
-        var calls: [OpenCall] = []
-    }
 
     private struct Pending {
         var thread: UInt32
@@ -49,7 +45,15 @@ struct Converter {
     private var overlapped = CaptureIds()
     private var registrations = Registrations()
     private var descriptors = Descriptors()
-    private var threads: [ThreadState] = []
+    /// Per thread (by capture number): trace sequence = record sequence + 1 + offset.
+    private var offsets: [Int64] = []
+    /// Per thread: its calls in progress, a stack of at most `maxDepth` (the hot path's bound).
+    private var calls: [OpenCall] = []
+    private var depths: [Int] = []
+    private static let maxDepth = 16
+    /// The shape table, held here: reaching `Shapes` statics costs a once-check per access.
+    private let shapes = Shapes.table
+    private let shapeTypes = Shapes.types
     /// Started operations by overlapped address.
     private var pending = RawMap<Pending>(filler: Pending(thread: 0, sequence: 0, tsc: 0, function: 0, socket: 0))
     /// Overlapped addresses whose last operation has completed (to recognise repeated polls).
@@ -74,8 +78,8 @@ struct Converter {
     mutating func convert(_ rec: RawRecord, thread: UInt32, final: Bool, secondChance: Bool,
                           into writer: TraceWriter) throws -> Outcome {
         let t = Int(thread)
-        if t >= self.threads.count { self.threads.append(contentsOf: repeatElement(ThreadState(), count: t + 1 - self.threads.count)) }
-        let seq = rec.sequence &+ 1 &+ UInt64(bitPattern: self.threads[t].offset)
+        if t >= self.offsets.count { self.grow(to: t + 1) }
+        let seq = rec.sequence &+ 1 &+ UInt64(bitPattern: self.offsets[t])
         switch Int32(rec.kind) {
         case CSAN_KIND_ENTER: try self.enter(rec, thread, seq, writer)
         case CSAN_KIND_LEAVE: try self.leave(rec, thread, seq, writer)
@@ -88,13 +92,21 @@ struct Converter {
         return .written
     }
 
+    private mutating func grow(to n: Int) {
+        let more = max(n, self.offsets.count * 2) - self.offsets.count
+        self.offsets.append(contentsOf: repeatElement(0, count: more))
+        self.depths.append(contentsOf: repeatElement(0, count: more))
+        self.calls.append(contentsOf: repeatElement(OpenCall(function: 0, sequence: 0, socket: 0, socketId: 0, overlapped: 0,
+                                                             a: 0, b: 0), count: more * Self.maxDepth))
+    }
+
     // MARK: - Calls
 
     /// Raw scalar values of a record's fields (0 for compound ones), for what follows the append.
     private typealias Raws = InlineArray<16, UInt64>
 
     private mutating func enter(_ rec: RawRecord, _ thread: UInt32, _ seq: UInt64, _ writer: TraceWriter) throws {
-        let shape = try Self.shape(rec)
+        let shape = try self.shape(rec)
         var raws = Raws(repeating: 0)
         var socketId: UInt64 = 0
         self.remote = nil
@@ -105,25 +117,38 @@ struct Converter {
         self.defineRemote(writer)
         self.written &+= 1
         let ov = shape.overlapped >= 0 ? raws[Int(shape.overlapped)] : 0
-        self.threads[Int(thread)].calls.append(OpenCall(
-            function: rec.function, sequence: seq, socket: shape.socket >= 0 ? raws[Int(shape.socket)] : 0,
-            socketId: socketId, overlapped: ov, a: raws[1], b: raws[2]))
+        let t = Int(thread)
+        let d = self.depths[t]
+        if d < Self.maxDepth {  // deeper nesting is not recorded by the hot path either
+            self.calls[t &* Self.maxDepth &+ d] = OpenCall(
+                function: rec.function, sequence: seq, socket: shape.socket >= 0 ? raws[Int(shape.socket)] : 0,
+                socketId: socketId, overlapped: ov, a: raws[1], b: raws[2])
+            self.depths[t] = d &+ 1
+        }
         if shape.startsOperation && ov != 0 {
             self.pending.set(ov, Pending(thread: thread, sequence: seq, tsc: rec.tsc, function: rec.function, socket: socketId))
             self.completed.remove(ov)
         }
     }
 
+    /// The innermost call in progress of `function` on the thread; it and any calls above it
+    /// (whose LEAVE was lost) end here.
     private mutating func popCall(_ thread: UInt32, _ function: UInt8) -> OpenCall? {
         let t = Int(thread)
-        guard let i = self.threads[t].calls.lastIndex(where: { $0.function == function }) else { return nil }
-        let call = self.threads[t].calls[i]
-        self.threads[t].calls.removeSubrange(i...)
-        return call
+        var i = self.depths[t]
+        while i > 0 {
+            i &-= 1
+            let call = self.calls[t &* Self.maxDepth &+ i]
+            if call.function == function {
+                self.depths[t] = i
+                return call
+            }
+        }
+        return nil
     }
 
     private mutating func leave(_ rec: RawRecord, _ thread: UInt32, _ seq: UInt64, _ writer: TraceWriter) throws {
-        let shape = try Self.shape(rec)
+        let shape = try self.shape(rec)
         let fn = Int(rec.function)
         let call = self.popCall(thread, rec.function)
         if fn == Function.registerMemory, let call {
@@ -162,7 +187,7 @@ struct Converter {
     /// operation has a completion" true for readers.
     private mutating func inlineCompletion(_ rec: RawRecord, call: OpenCall, shape: Shape, raws: Raws, payloadAt: Int,
                                            _ thread: UInt32, _ leaveSeq: UInt64, _ writer: TraceWriter) throws {
-        self.threads[Int(thread)].offset &+= 1
+        self.offsets[Int(thread)] &+= 1
         let bytes = shape.bytes >= 0 ? raws[Int(shape.bytes)] : 0
         let flags = shape.flags >= 0 ? raws[Int(shape.flags)] : 0
         try writer.append(.completion, .none, thread: thread, threadSeq: leaveSeq &+ 1, tsc: rec.tsc) { w in
@@ -187,7 +212,7 @@ struct Converter {
     }
 
     private mutating func upcall(_ rec: RawRecord, _ thread: UInt32, _ seq: UInt64, _ writer: TraceWriter) throws {
-        let shape = try Self.shape(rec)
+        let shape = try self.shape(rec)
         var raws = Raws(repeating: 0)
         var socketId: UInt64 = 0
         try writer.append(.upcall, FunctionID(UInt16(rec.function)), thread: thread, threadSeq: seq, tsc: rec.tsc) { w in
@@ -221,7 +246,7 @@ struct Converter {
             return .deferred
         } else if via == UInt64(CSAN_VIA_POLL) && self.completed.get(ov) != nil {
             // The same finished operation polled again: not a second completion.
-            self.threads[Int(thread)].offset &-= 1
+            self.offsets[Int(thread)] &-= 1
             self.repeatedPolls &+= 1
             return .dropped
         } else {
@@ -256,8 +281,8 @@ struct Converter {
 
     // MARK: - Fields
 
-    private static func shape(_ rec: RawRecord) throws -> Shape {
-        let s = Shapes.table[Shapes.slot(rec.kind, rec.function)]
+    private func shape(_ rec: RawRecord) throws -> Shape {
+        let s = self.shapes[Shapes.slot(rec.kind, rec.function)]
         guard s.start >= 0, rec.function < 128 else {
             throw Malformed(description: "no schema shape for kind \(rec.kind), function \(rec.function)")
         }
@@ -269,7 +294,7 @@ struct Converter {
     private mutating func fields(_ shape: Shape, _ f: inout RawFields, _ w: inout EventFieldWriter, _ raws: inout Raws,
                                  creates: Int8, socketId: inout UInt64) throws -> Int {
         var payloadAt = -1
-        let types = Shapes.types + Int(shape.start)
+        let types = self.shapeTypes + Int(shape.start)
         for i in 0..<Int(shape.count) {
             let t = Int32(types[i])
             if t == CSAN_T_PAYLOAD { payloadAt = f.offset }

@@ -27,6 +27,8 @@ final class Drain: @unchecked Sendable {
     private var reported = (stalls: UInt64(0), drops: UInt64(0))
     private var lastClockUpdate: UInt64 = 0
     /// Time spent in passes (merging, converting, encoding, committing): events / this = throughput.
+    /// CPU time of the drain thread (the machine may be shared: wall time would count the time
+    /// the drain waited for a CPU).
     private(set) var busyNanoseconds: UInt64 = 0
     private(set) var malformed: UInt64 = 0
     /// Records of threads numbered beyond what a trace can name (TraceFormat.maxThreadID).
@@ -206,7 +208,7 @@ final class Drain: @unchecked Sendable {
     /// appended. Returns the number of records consumed.
     @discardableResult
     func pass(final: Bool) -> Int {
-        let t0 = csan_monotonic_ns()
+        let t0 = Self.threadCPUNanoseconds()
         self.cursors.removeAll(keepingCapacity: true)
         var ring = csan_ring_first()
         while let r = ring {
@@ -244,8 +246,14 @@ final class Drain: @unchecked Sendable {
             self.malformed &+= self.cursors[i].malformed
             self.cursors[i].release()
         }
-        self.busyNanoseconds &+= csan_monotonic_ns() &- t0
+        self.busyNanoseconds &+= Self.threadCPUNanoseconds() &- t0
         return n
+    }
+
+    static func threadCPUNanoseconds() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     /// Converts the cursor's next record, or holds it (a completion whose start is not seen yet).
@@ -305,7 +313,7 @@ final class Drain: @unchecked Sendable {
         let events = c["events"] ?? 0
         let rate = busy > 0 ? Double(events) / busy : 0
         santraceLog("\(events) events from \(c["records"] ?? 0) records, \(c["threads"] ?? 0) threads, "
-            + "\(c["stalls"] ?? 0) stalls, \(c["drops"] ?? 0) drops; drain busy \(Int(busy * 1000)) ms = \(Int(rate)) events/s"
+            + "\(c["stalls"] ?? 0) stalls, \(c["drops"] ?? 0) drops; drain busy \(Int(busy * 1000)) ms CPU = \(Int(rate)) events/s"
             + "; \(self.writer.path)")
     }
 

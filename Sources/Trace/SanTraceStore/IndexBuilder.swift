@@ -76,6 +76,15 @@ final class IndexBuilder {
     private(set) var events: UInt64 = 0
     private(set) var ops: [RowOp] = []
     private(set) var sizes: [Int: FunctionCount] = [:]  // function * 64 + size class → calls (events), bytes
+    private var cachedSize = -1
+    private var cachedSizeCount = FunctionCount()
+
+    private func foldSize() {
+        guard self.cachedSize >= 0, self.cachedSizeCount.events > 0 else { return }
+        self.sizes[self.cachedSize, default: FunctionCount()].events &+= self.cachedSizeCount.events
+        self.sizes[self.cachedSize, default: FunctionCount()].bytes &+= self.cachedSizeCount.bytes
+        self.cachedSizeCount = FunctionCount()
+    }
 
     // Across segments.
     private var pending: [UInt32: PendingEnter] = [:]
@@ -108,8 +117,13 @@ final class IndexBuilder {
         self.events &+= 1
         if r.kind == .enter, roles.startsOperation, roles.buffers >= 0, let t = r.bufferTotals(Int(roles.buffers)) {
             let key = Int(r.function.rawValue) * 64 + Self.sizeClass(t.bytes)
-            self.sizes[key, default: FunctionCount()].events &+= 1
-            self.sizes[key, default: FunctionCount()].bytes &+= t.bytes
+            // A one-entry cache in front of the table: a steady loop repeats one (function, size).
+            if key != self.cachedSize {
+                self.foldSize()
+                self.cachedSize = key
+            }
+            self.cachedSizeCount.events &+= 1
+            self.cachedSizeCount.bytes &+= t.bytes
         }
         if r.function.rawValue < 64, Self.objectFunctions & (1 << UInt64(r.function.rawValue)) != 0 {
             self.observeObjects(r)
@@ -272,8 +286,9 @@ final class IndexBuilder {
     /// Adds a row change that does not come from an event (the writer's remote descriptors).
     func note(_ op: RowOp) { self.ops.append(op) }
 
-    /// Finishes the segment's socket counts (folds the one-entry cache in).
+    /// Finishes the segment's socket and size counts (folds the one-entry caches in).
     func settle() {
+        self.foldSize()
         if self.cachedSocketCount > 0 {
             self.sockets[self.cachedSocket, default: 0] &+= self.cachedSocketCount
             self.cachedSocketCount = 0
@@ -307,6 +322,8 @@ final class IndexBuilder {
         self.events = 0
         self.ops.removeAll(keepingCapacity: true)
         self.sizes.removeAll(keepingCapacity: true)
+        self.cachedSize = -1
+        self.cachedSizeCount = FunctionCount()
     }
 
     /// Writes the segment's index rows and the trace-wide row changes (inside the caller's

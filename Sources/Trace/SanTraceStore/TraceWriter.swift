@@ -208,8 +208,8 @@ public final class TraceWriter {
         guard self.db != nil else { throw TraceStoreError.closed }
         if self.builder.eventCount == 0 { self.segmentStartedNs = monotonicNow() }
         try self.builder.append(kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc, fields: fields)
-        self.builder.decodeLast(into: &self.scratch, kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc,
-                                sequence: self.eventsAppended)
+        self.builder.captureLast(into: &self.scratch, kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc,
+                                 sequence: self.eventsAppended)
         self.index.observe(self.scratch)
         self.eventsAppended &+= 1
         if self.firstTSC == nil || tsc < self.firstTSC! { self.firstTSC = tsc }  // time zero = earliest event
