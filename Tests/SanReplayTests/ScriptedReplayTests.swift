@@ -53,6 +53,21 @@ struct ScriptedReplayTests {
         #expect(r.transport?.contains("moves data") == true)
     }
 
+    @Test func fullTracesSendTheRecordedBytes() throws {
+        let tmp = TempFolder()
+        let bytes = (0..<100).map { UInt8(truncatingIfNeeded: $0 * 7 + 3) }
+        try PairScript.write(into: tmp.path, .init(fullPayload: bytes, port: 5007))
+        let plan = try ReplayPlan.build(trace: tmp.path)
+        let client = plan.endpoints[1], server = plan.endpoints[0]
+        let send = try #require(client.ops.first { $0.kind == .send })
+        #expect(send.content.kind == .recorded && client.recorded[Int(send.content.recorded)] == bytes)
+        // The server checks the message against the same bytes (copied into its own plan).
+        let check = try #require(server.checks.first { $0.what == .receive })
+        #expect(check.content.kind == .recorded && server.recorded[Int(check.content.recorded)] == bytes)
+        let r = try Replayer.run(self.options(tmp.path, backend: Self.tcp))
+        #expect(r.ok && r.dataChecks == 3 && r.dataFailures == 0, "\(r.text.joined(separator: "\n"))")
+    }
+
     @Test func replaysOnNullWithoutDataChecks() throws {
         let tmp = TempFolder()
         try PairScript.write(into: tmp.path, .init(port: 5002))

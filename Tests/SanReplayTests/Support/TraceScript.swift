@@ -16,9 +16,9 @@ final class TraceScript {
     var tsc: UInt64
     private var seq: [UInt32: UInt64] = [:]
 
-    init(_ path: String, program: String = "scripted", start: UInt64 = 1_000_000_000) throws {
+    init(_ path: String, program: String = "scripted", start: UInt64 = 1_000_000_000, payload: PayloadPolicy = .none) throws {
         self.writer = try TraceWriter(path: path, metadata: TraceMetadata(argv: ["/usr/bin/" + program], providerPath: "tcp",
-                                                                          clock: .nanoseconds))
+                                                                          payloadPolicy: payload, clock: .nanoseconds))
         self.tsc = start
     }
 
@@ -97,6 +97,8 @@ enum PairScript {
         var clientRegistrationFails = false
         /// Leave the server's trace out of the set (a one-sided client trace).
         var clientOnly = false
+        /// The client's 100-byte message carries its recorded bytes (a `full` trace).
+        var fullPayload: [UInt8]?
         /// The server sends its 50-byte answer (without it, the client waits for ever).
         var serverAnswers = true
         var port: UInt16 = 5000
@@ -146,7 +148,7 @@ enum PairScript {
     }
 
     static func client(_ path: String, _ k: Knobs) throws {
-        let s = try TraceScript(path, program: "client", start: 1_000_010_000)
+        let s = try TraceScript(path, program: "client", start: 1_000_010_000, payload: k.fullPayload == nil ? .none : .full)
         try s.call(.WSPSocket, [.int(2), .int(1), .int(6), .uint(1)], [.uint(1), .int(0)])
         try s.call(.WSPEventSelect, [.uint(1), .uint(1), .uint(0x10)], [.int(0), .int(0)])
         try s.call(.WSPConnect, [.uint(1), TraceScript.address(k.port)], [.int(-1), .int(10035)])
@@ -167,8 +169,9 @@ enum PairScript {
         try s.call(.WSPGetOverlappedResult, [.uint(1), .uint(1), .uint(0)], [.uint(0), .int(996), .uint(0), .uint(0)])
         try s.call(.WSPGetOverlappedResult, [.uint(1), .uint(1), .uint(0)], [.uint(1), .int(0), .uint(4096), .uint(0)],
                    completes: .init(ov: 1, start: write, function: .WSPRdmaWrite, socket: 1, bytes: 4096))
+        let payload = k.fullPayload.map { FieldValue.payload(.full([$0])) } ?? TraceScript.none
         let send = try s.call(.WSPSend, [.uint(1), .buffers([BufferRef(length: 100, registration: 1, offset: 4096)]), .uint(0),
-                                         .uint(2), .uint(2), TraceScript.none], [.int(-1), .int(997), .uint(0)])
+                                         .uint(2), .uint(2), payload], [.int(-1), .int(997), .uint(0)])
         try s.call(.WSPGetOverlappedResult, [.uint(1), .uint(2), .uint(0)], [.uint(1), .int(0), .uint(100), .uint(0)],
                    completes: .init(ov: 2, start: send, function: .WSPSend, socket: 1, bytes: 100))
         let recv = try s.call(.WSPRecv, [.uint(1), .buffers([BufferRef(length: 64, registration: 1, offset: 5000)]), .uint(0),

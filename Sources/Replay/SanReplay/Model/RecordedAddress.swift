@@ -72,7 +72,7 @@ struct RecordedAddress: Equatable, Hashable, CustomStringConvertible {
         var text = [CChar](repeating: 0, count: 64)
         var raw = self.ip
         _ = inet_ntop(self.family, &raw, &text, socklen_t(text.count))
-        let host = String(cString: text)
+        let host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return self.family == AF_INET6 ? "[\(host)]:\(self.port)" : "\(host):\(self.port)"
     }
 }

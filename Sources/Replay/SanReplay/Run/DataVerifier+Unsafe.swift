@@ -25,7 +25,7 @@ extension ThreadRunner {
             let bytes = self.plan.recorded[Int(c.recorded)]
             if position < UInt64(bytes.count) {
                 let n = min(length, UInt64(bytes.count) - position)
-                bytes.withUnsafeBufferPointer { memcpy(p, $0.baseAddress! + Int(position), Int(n)) }
+                _ = bytes.withUnsafeBufferPointer { memcpy(p, $0.baseAddress! + Int(position), Int(n)) }
                 done = n
             }
         }

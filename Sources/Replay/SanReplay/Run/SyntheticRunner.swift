@@ -145,7 +145,7 @@ final class SyntheticRunner: @unchecked Sendable {
         if c.kind == .recorded {
             let b = self.plan.recorded[Int(c.recorded)]
             let n = min(length, UInt64(b.count))
-            b.withUnsafeBufferPointer { memcpy(p, $0.baseAddress!, Int(n)) }
+            _ = b.withUnsafeBufferPointer { memcpy(p, $0.baseAddress!, Int(n)) }
             done = n
         }
         if done < length { csan_replay_fill(p + Int(done), length - done, c.seed, done) }
