@@ -58,12 +58,7 @@ extension ThreadRunner {
         if op.mode == 2, let gor = self.live.procs.lpWSPGetOverlappedResult {
             let sock = op.socket >= 0 ? self.live.socketValues[Int(op.socket)] : sanInvalidSocket
             var result: (Int32, UInt32) = (0, 0)
-            var polls = 0
             try self.waitUntil("the completion of \(self.describe(op: x))", origin: self.origin(op.origin)) {
-                // Poll the provider when it has published the result, and every 64th round for a
-                // provider that completes only inside WSPGetOverlappedResult.
-                polls += 1
-                if polls > 1 && polls & 63 != 0 && !self.published(ov) { return false }
                 var bytes: UInt32 = 0, flags: UInt32 = 0, err: Int32 = 0
                 if gor(sock, ov, &bytes, 0, &flags, &err) != 0 {
                     result = (0, bytes)

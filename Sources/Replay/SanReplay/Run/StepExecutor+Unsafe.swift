@@ -173,12 +173,7 @@ extension ThreadRunner {
             var result: (Int32, UInt32) = (0, 0)
             let gor = self.live.procs.lpWSPGetOverlappedResult!
             var t0 = csan_rdtsc()
-            var polls = 0
             try self.waitUntil("the completion of \(self.describe(op: s.op))", origin: self.origin(s.origin)) {
-                // Poll the provider when it has published the result (ABI rule 5), and every 64th
-                // round for a provider that completes only inside WSPGetOverlappedResult.
-                polls += 1
-                if polls > 1 && polls & 63 != 0 && !self.published(ov) { return false }
                 var bytes: UInt32 = 0, flags: UInt32 = 0, err: Int32 = 0
                 t0 = csan_rdtsc()
                 if gor(sock, ov, &bytes, s.a != 0 ? 1 : 0, &flags, &err) != 0 {

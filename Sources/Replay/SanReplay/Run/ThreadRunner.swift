@@ -214,7 +214,10 @@ final class ThreadRunner: @unchecked Sendable {
         var spins = 0
         while !done() {
             spins += 1
-            if spins < 64 {
+            // A polled provider may make progress inside each poll (tcp reads its connection), so
+            // polls go on while waiting; a few spins first, then yielding (like an application's
+            // yield strategy), then sleeping.
+            if spins < 16 {
                 csan_cpu_relax()
             } else if spins < 2048 {
                 sched_yield()
