@@ -111,8 +111,28 @@ final class LiveEndpoint: @unchecked Sendable {
         self.threadEvents = plan.threads.map { _ in SanEvent() }
     }
 
-    /// Frees nothing a provider may still write into: memory blocks and overlapped structures
-    /// stay allocated for the life of the process (the replay ends with it). Tables go.
+    /// Tables go with the endpoint. Memory blocks and overlapped structures are never freed: a
+    /// provider may still own an operation that was pending when the replay stopped (a trace cut
+    /// short never closed its sockets), and it would write into freed memory.
+    deinit {
+        self.socketValues.deallocate()
+        self.socketState.deallocate()
+        self.handleValues.deallocate()
+        self.handleState.deallocate()
+        self.descriptorBytes.deallocate()
+        self.descriptorLength.deallocate()
+        self.descriptorState.deallocate()
+        self.arena.deallocate()
+        self.wsabuf.deallocate()
+        self.wsabufex.deallocate()
+        self.ops.deallocate()
+        self.waits.deallocate()
+        self.opState.deallocate()
+        self.opStatus.deallocate()
+        self.opBytes.deallocate()
+    }
+
+    /// Closes the events (once no thread uses the endpoint).
     func release() {
         for ev in self.threadEvents { ev.close() }
         self.events.withLock { m in for (_, e) in m { e.close() } }
