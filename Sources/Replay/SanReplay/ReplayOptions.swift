@@ -33,7 +33,7 @@ public enum ReplayPace: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .asap: return "asap"
         case .recorded: return "recorded"
-        case .scaled(let f): return "x\(f)"
+        case .scaled(let f): return f == f.rounded() && abs(f) < 1e15 ? "x\(Int64(f))" : "x\(f)"
         }
     }
 }

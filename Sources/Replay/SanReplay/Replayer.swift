@@ -207,7 +207,7 @@ final class ReplayRun {
         rep.stopped = self.control.stopReason
         rep.notes = self.plan.notes
         if let f = self.options.pace.factor, all.pacing.count(0) > 0 {
-            rep.pacing = ReplayReport.Pacing(mode: self.options.pace.description + (f == 1 ? "" : " (gaps × \(f))"),
+            rep.pacing = ReplayReport.Pacing(mode: self.options.pace.description + (f == 1 ? "" : " (recorded gaps × \(self.options.pace.description.dropFirst()))"),
                                              calls: all.pacing.count(0), p50: all.pacing.percentile(0, 50),
                                              p99: all.pacing.percentile(0, 99), max: all.pacing.max(0))
         }
