@@ -33,4 +33,14 @@ set -e
 grep -q "result divergence in sanperf-[0-9]*, thread [0-9]*, thread seq [0-9]* (event [0-9]*): WSPRegisterMemory" "$tmp/r.txt"
 grep -q "live:     ret -1, error WSAENOBUFS (10055)" "$tmp/r.txt"
 grep -q "^DIVERGED:" "$tmp/r.txt"
+# A call that never returns from the provider: the watchdog reports it (timeout + 5 s without
+# progress) and the replay ends with exit 1 instead of hanging.
+set +e
+start=$(date +%s)
+SAN_FAULTY=hang-send:5 timeout 60 "$bin/sanreplay" replay "$tmp/run" --backend "$faulty" --timeout 1 --json >"$tmp/h.json" 2>/dev/null
+rc=$?
+set -e
+[ "$rc" = 1 ] || { echo "hung send: exit $rc, expected 1"; cat "$tmp/h.json"; exit 1; }
+[ $(( $(date +%s) - start )) -lt 30 ] || { echo "the watchdog took too long"; exit 1; }
+json_check "$tmp/h.json" 'any(d["kind"] == "stuck" and d["function"] == "WSPSend" and "stuck inside the provider" in d["live"] for d in r["divergence_list"])'
 echo "faulty backend caught"

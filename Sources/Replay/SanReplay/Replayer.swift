@@ -33,7 +33,12 @@ public enum Replayer {
         if case .coordinatorOnly(let address) = options.placement {
             return try CoordinatorSession.serveOnly(address: address, options: options, log: log)
         }
+        let t0 = csan_monotonic_ns()
         let plan = try ReplayPlan.build(trace: options.trace)
+        log("sanreplay: planned \(plan.traces.count) trace(s) in \(Double(csan_monotonic_ns() - t0) / 1e6) ms: "
+            + plan.endpoints.map { "\($0.name) (\($0.trace.events) events, \($0.threads.count) thread(s), \($0.stepCount) steps, \($0.ops.count) operations, \($0.checks.count) data checks)" }
+                .joined(separator: ", ")
+            + (plan.synthetic.isEmpty ? "" : "; synthesizing \(plan.synthetic.map(\.name).joined(separator: ", "))"))
         if options.recordDirectory != nil, options.placement == .inProcess, plan.traces.count > 1,
            let exe = options.executable {
             return try ProcessSplit.run(plan: plan, options: options, executable: exe, log: log)

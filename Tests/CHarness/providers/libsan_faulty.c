@@ -7,6 +7,7 @@
  *                     first buffer before the real provider sends it (the target receives wrong
  *                     data; the call itself succeeds)
  *   fail-register:N   the N-th WSPRegisterMemory fails with WSAENOBUFS
+ *   hang-send:N       the N-th WSPSend never returns (the replayer's watchdog must notice)
  *
  * Everything else passes through unchanged, so a replay on this backend diverges exactly there.
  */
@@ -16,13 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static WSPPROC_TABLE real_procs;
 static LPFN_WSPREGISTERMEMORY real_register;
 static LPFN_WSPRDMAWRITE real_write;
 static long fault_at = -1;
-static int fault_kind; /* 1 corrupt-write, 2 fail-register */
-static long writes, registers;
+static int fault_kind; /* 1 corrupt-write, 2 fail-register, 3 hang-send */
+static long writes, registers, sends;
 
 static void parse_fault(void) {
     const char *f = getenv("SAN_FAULTY");
@@ -33,8 +35,11 @@ static void parse_fault(void) {
     } else if (strncmp(f, "fail-register:", 14) == 0) {
         fault_kind = 2;
         fault_at = strtol(f + 14, NULL, 10);
+    } else if (strncmp(f, "hang-send:", 10) == 0) {
+        fault_kind = 3;
+        fault_at = strtol(f + 10, NULL, 10);
     } else {
-        fprintf(stderr, "san_faulty: unknown SAN_FAULTY '%s' (corrupt-write:N or fail-register:N)\n", f);
+        fprintf(stderr, "san_faulty: unknown SAN_FAULTY '%s' (corrupt-write:N, fail-register:N or hang-send:N)\n", f);
     }
 }
 
@@ -57,6 +62,16 @@ static int WSPAPI faulty_write(SOCKET s, LPWSABUFEX bufs, DWORD count, LPVOID de
         bufs[0].buf[0] = (char)~bufs[0].buf[0];
     }
     return real_write(s, bufs, count, desc, dlen, offset, written, flags, ov, routine, tid, err);
+}
+
+static int WSPAPI faulty_send(SOCKET s, LPWSABUF bufs, DWORD count, LPDWORD sent, DWORD flags, LPWSAOVERLAPPED ov,
+                              LPWSAOVERLAPPED_COMPLETION_ROUTINE routine, LPWSATHREADID tid, LPINT err) {
+    long n = __atomic_add_fetch(&sends, 1, __ATOMIC_SEQ_CST);
+    if (fault_kind == 3 && n == fault_at) {
+        fprintf(stderr, "san_faulty: WSPSend #%ld will never return\n", n);
+        for (;;) sleep(60);
+    }
+    return real_procs.lpWSPSend(s, bufs, count, sent, flags, ov, routine, tid, err);
 }
 
 static int WSPAPI faulty_ioctl(SOCKET s, DWORD code, LPVOID in, DWORD inlen, LPVOID out, DWORD outlen, LPDWORD ret,
@@ -105,5 +120,6 @@ int WSPAPI WSPStartupEx(WORD version, LPWSPDATA data, LPWSAPROTOCOL_INFOW info, 
     parse_fault();
     real_procs = *procs;
     procs->lpWSPIoctl = faulty_ioctl;
+    procs->lpWSPSend = faulty_send;
     return 0;
 }
