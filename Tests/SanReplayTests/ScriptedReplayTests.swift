@@ -124,4 +124,18 @@ struct ScriptedReplayTests {
         #expect(d.live.contains("still waiting after 1.0 s for the completion of WSPRecv"))
         #expect(!r.ok)
     }
+
+    @Test func objectsNeverCreatedAreInvalidNotAwaited() throws {
+        let tmp = TempFolder()
+        let s = try TraceScript(tmp.path + "/x.santrace")
+        // A socket and a handle from before the recording began: the calls failed then, and fail
+        // the same way live, at once.
+        try s.call(.WSPCloseSocket, [.uint(7)], [.int(-1), .int(10038)])
+        try s.call(.WSPDeregisterMemory, [.uint(7), .uint(3)], [.int(-1), .int(10038)])
+        try s.close()
+        let r = try Replayer.run(self.options(tmp.path, backend: Self.tcp, timeout: 5))
+        #expect(r.ok, "\(r.text.joined(separator: "\n"))")
+        #expect(r.callsCompared == 2 && r.wallSeconds < 2)
+        #expect(r.notes.contains { $0.contains("1 socket(s), 1 memory handle(s) and 0 descriptor(s) are used but never created") })
+    }
 }

@@ -19,8 +19,10 @@ struct BufferLayout {
     /// Registration id → its recorded raw start.
     private var registrationStart: [UInt64: UInt64] = [:]
 
-    /// Largest block the replay allocates.
-    static let maxBlock: UInt64 = 1 << 32
+    /// Largest block, and most memory in all blocks of an endpoint, the replay allocates (a
+    /// hostile or corrupt trace must not make it try to allocate terabytes).
+    static let maxBlock: UInt64 = 1 << 30
+    static let maxTotal: UInt64 = 4 << 30
 
     init(_ t: EndpointTrace) throws(ReplayError) {
         var intervals: [Interval] = []
@@ -53,6 +55,10 @@ struct BufferLayout {
         }
         for b in self.blocks where b.end - b.start > Self.maxBlock {
             throw ReplayError.unsupported("\(t.name): the recorded buffers span one range of \(b.end - b.start) bytes (more than \(Self.maxBlock)); the replay will not allocate it")
+        }
+        let total = self.blocks.reduce(UInt64(0)) { $0 + ($1.end - $1.start) }
+        if total > Self.maxTotal {
+            throw ReplayError.unsupported("\(t.name): the recorded buffers need \(total) bytes (more than \(Self.maxTotal)); the replay will not allocate them")
         }
         if self.blocks.isEmpty { self.blocks.append(Interval(start: 0, end: 64)) }
     }

@@ -11,6 +11,12 @@ final class EndpointPlan {
 
     var socketCount = 0
     var handleCount = 0
+    /// Slots no replayed call creates (an object made before recording began, or a damaged
+    /// trace): used as INVALID_SOCKET / a NULL handle / an empty descriptor at once, instead of
+    /// waiting for a creation that never comes.
+    var orphanSockets: [Int32] = []
+    var orphanHandles: [Int32] = []
+    var orphanDescriptors: [Int32] = []
     var descriptors: [DescriptorSlot] = []
     var overlappedCount = 0
     var eventCount = 0

@@ -100,7 +100,32 @@ struct EndpointPlanner {
         self.plan.handleCount = self.handles.count
         self.plan.overlappedCount = self.overlapped.count
         self.plan.eventCount = self.events.count
+        self.findOrphans()
         return (self.plan, self.facts)
+    }
+
+    /// Slots that steps use but no step creates.
+    private mutating func findOrphans() {
+        var sockets = Set<Int32>(), handles = Set<Int32>(), descriptors = Set<Int32>()
+        for th in self.plan.threads {
+            for s in th.steps where s.result >= 0 {
+                switch s.kind {
+                case .socket, .accept: sockets.insert(s.result)
+                case .registerMemory: handles.insert(s.result)
+                case .registerRdmaMemory: descriptors.insert(s.result)
+                default: break
+                }
+            }
+        }
+        self.plan.orphanSockets = (0..<Int32(self.sockets.count)).filter { !sockets.contains($0) }
+        self.plan.orphanHandles = (0..<Int32(self.handles.count)).filter { !handles.contains($0) }
+        self.plan.orphanDescriptors = self.plan.descriptors.indices.map { Int32($0) }.filter {
+            self.plan.descriptors[Int($0)].remoteKey == nil && !descriptors.contains($0)
+        }
+        let n = self.plan.orphanSockets.count + self.plan.orphanHandles.count + self.plan.orphanDescriptors.count
+        if n > 0 {
+            self.plan.notes.append("\(self.trace.name): \(self.plan.orphanSockets.count) socket(s), \(self.plan.orphanHandles.count) memory handle(s) and \(self.plan.orphanDescriptors.count) descriptor(s) are used but never created in the trace; the replay passes INVALID_SOCKET / NULL / an empty descriptor for them")
+        }
     }
 
     // MARK: Slots

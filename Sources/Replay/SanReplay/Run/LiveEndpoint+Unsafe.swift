@@ -109,6 +109,9 @@ final class LiveEndpoint: @unchecked Sendable {
         self.opStatus = words(no, 0)
         self.opBytes = words(no, 0)
         self.threadEvents = plan.threads.map { _ in SanEvent() }
+        for s in plan.orphanSockets { self.socketState[Int(s)] = Self.failed }
+        for h in plan.orphanHandles { self.handleState[Int(h)] = Self.failed }
+        for d in plan.orphanDescriptors { self.descriptorState[Int(d)] = Self.ready }
     }
 
     /// Tables go with the endpoint. Memory blocks and overlapped structures are never freed: a

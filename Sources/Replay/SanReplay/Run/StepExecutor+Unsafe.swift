@@ -125,6 +125,10 @@ extension ThreadRunner {
                                              ov, nil, nil, &err)
         default:
             let (d, dlen) = try self.descriptor(s.object, s)
+            for i in Int(s.buffers)..<Int(s.buffers + s.bufferCount) {
+                let h = self.live.arena[i].handle
+                if h >= 0, self.live.state(self.live.handleState, h) == LiveEndpoint.unset { _ = try self.handle(h, s) }
+            }
             self.live.patchHandles(s.buffers, s.bufferCount)
             let offset = UInt32(truncatingIfNeeded: s.b), rflags = UInt32(truncatingIfNeeded: s.c)
             if s.kind == .rdmaWrite {
