@@ -18,17 +18,19 @@ struct PrologueBytes: Sendable {
     mutating func withBytes<R>(_ body: (UnsafeRawPointer) -> R) -> R {
         withUnsafeBytes(of: &self.words) { body($0.baseAddress!) }
     }
+
 }
 
 /// One frame waiting to be written: its prologue, the memory its data comes from, how much of it
-/// went out already, and what to report when all of it did.
+/// went out already, and what its last byte finishes.
 struct TxItem: Sendable {
     var prologue: PrologueBytes
     let segments: [SanBufferSegment]
     let total: Int
     var written = 0
-    /// Reported when the last byte is handed to the kernel (sends and RDMA writes).
-    let op: PendingOp?
+    /// The send-queue entry the last byte handed to the kernel finishes (sends); 0: none (an RDMA
+    /// write finishes when acknowledged, a read when its response landed).
+    var finishes: UInt64 = 0
     /// A send issued after an RDMA read waits until that read completed (`readsCompleted >=
     /// fence`): it may be the "done" message that lets the peer deregister the source (reference
     /// §1.7, IBSP fences the same way). Zero: no fence.
@@ -36,37 +38,71 @@ struct TxItem: Sendable {
     /// The registered region a read response reads from (checked live at every write).
     let region: RdmaRegion?
 
-    init(_ frame: Frame, segments: [SanBufferSegment], op: PendingOp?, fence: UInt64 = 0, region: RdmaRegion? = nil) {
+    init(_ frame: Frame, segments: [SanBufferSegment] = [], fence: UInt64 = 0, region: RdmaRegion? = nil) {
         self.prologue = PrologueBytes(frame)
         self.segments = segments
         self.total = self.prologue.count + Int(frame.dataLength)
-        self.op = op
         self.fence = fence
         self.region = region
     }
 }
 
-/// The transmit side: the application's frames in issue order, and read responses (which never
+/// The transmit side: the application's frames in issue order, read responses (which never
 /// wait behind a fenced send: two peers each fencing a send behind the other's response would
-/// otherwise deadlock). Frames are never interleaved: `current` is the lane whose head is
-/// partly written.
+/// otherwise deadlock), and the acknowledgement of RDMA writes placed here, which goes before
+/// anything else at the next frame boundary. Frames are never interleaved: `current` is the lane
+/// whose head is partly written.
 struct TxState: Sendable {
-    enum Lane: Sendable { case app, responses }
+    enum Lane: Sendable { case ack, app, responses }
     var app = FIFO<TxItem>()
     var responses = FIFO<TxItem>()
+    /// An ACK being written (it went out partly).
+    var ack: TxItem?
+    /// The highest write count an ACK announced (or is announcing).
+    var ackSent: UInt64 = 0
     var current: Lane?
+    /// No application frame goes out any more (the connection ended).
     var dead = false
+    /// The connection's last control frames (CLOSE or ABORT) were written or given up.
+    var ended = false
+}
+
+/// What a new application frame adds to the send queue.
+enum SendQueueEntry {
+    /// A WSPSend: finished when handed to the kernel.
+    case send(PendingOp, bytes: UInt32)
+    /// A WSPRdmaWrite: finished when the target acknowledges it.
+    case write(PendingOp, bytes: UInt32)
+    /// A WSPRdmaRead: finished when its response landed; the frame's tag is the entry id.
+    case read(ReadOp, RdmaRequest)
 }
 
 extension Connection {
-    /// Queues an application frame and writes as much as the socket takes right now, from the
-    /// calling thread (the common case of an empty queue costs one sendmsg). Returns the
-    /// connection's terminal error instead when it has ended (nothing was queued then).
-    func submit(_ item: TxItem) -> WSAError? {
+    /// Queues an application frame (nil for a read: its READ_REQUEST is built here, tagged with
+    /// its send-queue entry) with its send-queue entry and writes as much as the socket
+    /// takes right now, from the calling thread (the common case of an empty queue costs one
+    /// sendmsg). Returns the connection's terminal error instead when it has ended (nothing was
+    /// queued then).
+    func submit(_ item: TxItem?, _ entry: SendQueueEntry) -> WSAError? {
         var done: [Completion] = []
         var failure: Int32?
+        var item = item ?? TxItem(.close)
         let refused: Bool = self.tx.withLock { t in
             guard !t.dead else { return true }
+            // Entries are added under the transmit lock: ids, write numbers and wire order agree.
+            self.sendQueue.withLock { q in
+                switch entry {
+                case .send(let op, let bytes):
+                    item.finishes = q.append(op, bytes: bytes)
+                case .write(let op, let bytes):
+                    _ = q.appendWrite(op, bytes: bytes)
+                case .read(let read, let request):
+                    let tag = q.append(read.op, bytes: read.length)
+                    q.reads[tag] = read
+                    item = TxItem(.readRequest(request, tag: tag))
+                    self.readsIssued.add(1, ordering: .releasing)
+                }
+            }
             t.app.append(item)
             failure = self.flushLocked(&t, &done)
             return false
@@ -79,15 +115,14 @@ extension Connection {
     /// Queues a read response (receive owner, while serving a READ_REQUEST).
     func queueResponse(tag: UInt64, address: UInt, length: UInt32, region: RdmaRegion) {
         let item = TxItem(.readResponse(tag: tag, length: length),
-                          segments: [SanBufferSegment(address: address, length: length, handle: 0)], op: nil,
-                          region: region)
+                          segments: [SanBufferSegment(address: address, length: length, handle: 0)], region: region)
         self.tx.withLock { t in
             guard !t.dead else { return }
             t.responses.append(item)
         }
     }
 
-    /// Writes what the socket takes (EPOLLOUT, a lifted fence, a queued response).
+    /// Writes what the socket takes (EPOLLOUT, a lifted fence, a queued response, a due ACK).
     func flush() {
         var done: [Completion] = []
         var failure: Int32?
@@ -99,8 +134,8 @@ extension Connection {
     }
 
     /// Writes what the socket takes and hands back the completions instead of reporting them
-    /// (a waiter that owns the receive side reports them once it let go). Returns an errno when
-    /// the connection failed; the caller passes it to ``afterFlush(_:_:)`` after letting go.
+    /// (a receive owner reports them once it let go). Returns an errno when the connection
+    /// failed; the caller passes it to ``afterFlush(_:_:)`` after letting go.
     func flushCollecting(_ done: inout [Completion]) -> Int32? {
         self.tx.withLock { t in t.dead ? nil : self.flushLocked(&t, &done) }
     }
@@ -114,91 +149,110 @@ extension Connection {
         self.deliver(done)
     }
 
-    /// The next frame that may go out: a partly written one first, then responses, then the
-    /// application's frames unless the head is fenced behind an unfinished read.
-    private func nextLane(_ t: TxState) -> TxState.Lane? {
-        if let c = t.current { return c }
+    /// The next whole frame that may go out: responses first, then the application's frames
+    /// unless the head is fenced behind an unfinished read.
+    private func nextFrameLane(_ t: TxState) -> TxState.Lane? {
         if !t.responses.isEmpty { return .responses }
         if let head = t.app.first, head.fence <= self.readsCompleted.load(ordering: .acquiring) { return .app }
         return nil
     }
 
-    /// Writes queued frames until the socket is full or nothing may go. Completed application
-    /// frames are appended to `done` (counted into the upcall gate). Returns an errno when the
-    /// connection failed (-1: a read response's region was revoked mid-frame).
+    private func head(_ t: TxState, _ lane: TxState.Lane) -> TxItem? {
+        switch lane {
+        case .ack: return t.ack
+        case .app: return t.app.first
+        case .responses: return t.responses.first
+        }
+    }
+
+    /// Puts a lane's head back after a write: popped when all of it went out (a send's entry
+    /// finishes then), kept as the partly written frame otherwise.
+    private func store(_ item: TxItem, _ lane: TxState.Lane, _ t: inout TxState, _ done: inout [Completion]) {
+        guard item.written == item.total else {
+            if item.written > 0 { t.current = lane }
+            switch lane {
+            case .ack: t.ack = item
+            case .app: _ = t.app.withFirst { $0 = item }
+            case .responses: _ = t.responses.withFirst { $0 = item }
+            }
+            return
+        }
+        if t.current == lane { t.current = nil }
+        switch lane {
+        case .ack: t.ack = nil
+        case .app: _ = t.app.popFirst()
+        case .responses: _ = t.responses.popFirst()
+        }
+        if item.finishes != 0 {
+            self.sendQueue.withLock { q in
+                q.markFinished(item.finishes)
+                q.takeFinished(into: &done, gate: self.context.gate)
+            }
+        }
+    }
+
+    /// Writes queued frames until the socket is full or nothing may go. A partly written frame
+    /// goes first; then a due ACK (the number of RDMA writes placed here went up), in the same
+    /// sendmsg as the next frame when there is one (piggy-backed); then responses and the
+    /// application's frames. Finished sends are appended to `done` (counted into the upcall
+    /// gate). Returns an errno when the connection failed (-1: a read response's region was
+    /// revoked mid-frame).
     private func flushLocked(_ t: inout TxState, _ done: inout [Completion]) -> Int32? {
         var failure: Int32?
-        while let lane = self.nextLane(t) {
-            var result = IOResult.wouldBlock
-            var finished: TxItem?
-            let step: (inout TxItem) -> Void = { item in
-                result = self.writeSome(&item)
-                if case .done(let n) = result {
-                    item.written += n
-                    if item.written == item.total { finished = item }
+        while failure == nil {
+            if t.current == nil && t.ack == nil {
+                let placed = self.placedWrites.load(ordering: .acquiring)
+                if placed > t.ackSent {
+                    t.ack = TxItem(.ack(placed: placed))
+                    t.ackSent = placed
                 }
             }
-            switch lane {
-            case .app: _ = t.app.withFirst(step)
-            case .responses: _ = t.responses.withFirst(step)
+            let firstLane: TxState.Lane
+            var secondLane: TxState.Lane?
+            if let c = t.current {
+                firstLane = c
+            } else if t.ack != nil {
+                firstLane = .ack
+                secondLane = self.nextFrameLane(t)
+            } else if let l = self.nextFrameLane(t) {
+                firstLane = l
+            } else {
+                break
             }
-            if finished != nil {
-                switch lane {
-                case .app: _ = t.app.popFirst()
-                case .responses: _ = t.responses.popFirst()
-                }
-                t.current = nil
-                if let op = finished!.op {
-                    self.context.gate.enter()
-                    done.append(Completion(op: op, error: nil, bytes: UInt32(finished!.total - finished!.prologue.count)))
-                }
-                continue
-            }
+            var first = self.head(t, firstLane)!
+            var second = secondLane.flatMap { self.head(t, $0) }
+            let result = self.writeSome(&first, &second)
+            self.store(first, firstLane, &t, &done)
+            if let secondLane, let second { self.store(second, secondLane, &t, &done) }
             switch result {
             case .done:
-                t.current = lane  // partly written: the socket is full
-            case .wouldBlock:
-                break
-            case .endOfStream:
-                failure = ECONNRESET
-            case .failed(let e):
-                failure = e
+                if t.current != nil { break }  // partly written: the socket is full
+                continue
+            case .wouldBlock: break
+            case .endOfStream: failure = ECONNRESET
+            case .failed(let e): failure = e
             }
             break
         }
-        self.txPending.store(t.current != nil || self.nextLane(t) != nil, ordering: .releasing)
+        self.txPending.store(t.current != nil || t.ack != nil || self.nextFrameLane(t) != nil, ordering: .releasing)
         return failure
     }
 
-    /// One sendmsg of the rest of `item`.
-    private func writeSome(_ item: inout TxItem) -> IOResult {
-        let written = item.written
-        let segments = item.segments
-        let region = item.region
+    /// One sendmsg of the rest of `first` and, when given, all of `second` after it; advances
+    /// both by what went out.
+    private func writeSome(_ first: inout TxItem, _ second: inout TxItem?) -> IOResult {
+        let region = first.region ?? second?.region
         let fd = self.fd.raw
-        let plen = item.prologue.count
-        return item.prologue.withBytes { prologue -> IOResult in
-            withUnsafeTemporaryAllocation(of: iovec.self, capacity: segments.count + 1) { iovs -> IOResult in
+        let (a, b) = (first, second)
+        let result = withUnsafeTemporaryAllocation(of: iovec.self, capacity: a.segments.count + (b?.segments.count ?? 0) + 2) {
+            iovs -> IOResult in
+            // The prologues' unwritten bytes are copied here (at most 88 each), so every iovec
+            // points into memory that stays put until the sendmsg returned.
+            withUnsafeTemporaryAllocation(byteCount: 2 * Frame.maxPrologueSize, alignment: 16) { scratch -> IOResult in
                 let iov = iovs.baseAddress!
-                var count = 0
-                var skip = written
-                if skip < plen {
-                    iov[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prologue + skip), iov_len: plen - skip)
-                    count = 1
-                    skip = 0
-                } else {
-                    skip -= plen
-                }
-                for seg in segments where seg.length > 0 {
-                    let len = Int(seg.length)
-                    if skip >= len {
-                        skip -= len
-                        continue
-                    }
-                    iov[count] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: seg.address &+ UInt(skip)),
-                                       iov_len: len - skip)
-                    count += 1
-                    skip = 0
+                var count = Self.describe(a, into: iov, prologueCopy: scratch.baseAddress!)
+                if let b {
+                    count += Self.describe(b, into: iov + count, prologueCopy: scratch.baseAddress! + Frame.maxPrologueSize)
                 }
                 if let region {
                     return region.withLive { _ in Sys.writev(fd, iov, count) } ?? .failed(-1)
@@ -206,24 +260,72 @@ extension Connection {
                 return Sys.writev(fd, iov, count)
             }
         }
+        guard case .done(let n) = result else { return result }
+        let forFirst = min(n, first.total - first.written)
+        first.written += forFirst
+        if n > forFirst { second!.written += n - forFirst }
+        return result
     }
 
-    /// Fails every queued frame (the connection ended). Caller holds the tx lock.
-    func drainTransmit(_ t: inout TxState, error: WSAError) -> [Completion] {
-        t.current = nil
-        _ = t.responses.drain()
-        return t.app.drain().compactMap { item in
-            guard let op = item.op else { return nil }
-            self.context.gate.enter()
-            return Completion(op: op, error: error, bytes: 0)
+    /// Fills iovecs with the unwritten rest of `item` (its prologue bytes copied to
+    /// `prologueCopy`); returns how many.
+    private static func describe(_ item: TxItem, into iov: UnsafeMutablePointer<iovec>,
+                                 prologueCopy: UnsafeMutableRawPointer) -> Int {
+        var prologue = item.prologue
+        let plen = prologue.count
+        var count = 0
+        var skip = item.written
+        if skip < plen {
+            prologue.withBytes { prologueCopy.copyMemory(from: $0 + skip, byteCount: plen - skip) }
+            iov[0] = iovec(iov_base: prologueCopy, iov_len: plen - skip)
+            count = 1
+            skip = 0
+        } else {
+            skip -= plen
         }
+        for seg in item.segments where seg.length > 0 {
+            let len = Int(seg.length)
+            if skip >= len {
+                skip -= len
+                continue
+            }
+            iov[count] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: seg.address &+ UInt(skip)), iov_len: len - skip)
+            count += 1
+            skip = 0
+        }
+        return count
     }
 
-    /// Writes a small control frame (ABORT, CLOSE) at a frame boundary, best effort: the peer
+    /// Drops every queued frame (the connection ended; the send queue fails their operations).
+    /// Caller holds the tx lock.
+    func dropTransmit(_ t: inout TxState) {
+        t.dead = true
+        t.current = nil
+        t.ack = nil
+        _ = t.responses.drain()
+        _ = t.app.drain()
+    }
+
+    /// Writes the connection's last control frame (ABORT or CLOSE) at a frame boundary, after an
+    /// ACK of the writes placed here that the peer has not heard of, best effort: the peer
     /// learns why the connection ends if the socket has room. Caller holds the tx lock.
-    func writeControl(_ frame: Frame) {
-        var prologue = PrologueBytes(frame)
-        let count = prologue.count
-        _ = prologue.withBytes { Sys.write(self.fd.raw, $0, count) }
+    func writeControl(_ frame: Frame, _ t: inout TxState) {
+        guard t.current == nil else { return }
+        var control = PrologueBytes(frame)
+        let placed = self.placedWrites.load(ordering: .acquiring)
+        var ack = PrologueBytes(.ack(placed: placed))
+        let withAck = placed > t.ackSent
+        t.ackSent = max(t.ackSent, placed)
+        let (ackCount, controlCount) = (ack.count, control.count)
+        _ = ack.withBytes { a in
+            control.withBytes { c in
+                var iov = (iovec(iov_base: UnsafeMutableRawPointer(mutating: a), iov_len: ackCount),
+                           iovec(iov_base: UnsafeMutableRawPointer(mutating: c), iov_len: controlCount))
+                return withUnsafeMutablePointer(to: &iov) {
+                    $0.withMemoryRebound(to: iovec.self, capacity: 2) { withAck ? Sys.writev(self.fd.raw, $0, 2)
+                        : Sys.writev(self.fd.raw, $0 + 1, 1) }
+                }
+            }
+        }
     }
 }
