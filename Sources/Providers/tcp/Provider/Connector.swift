@@ -70,7 +70,13 @@ final class Connector: PollTarget {
             switch got {
             case .done(let n): count += n
             case .wouldBlock: return
-            case .endOfStream: return self.finish(.connectionReset)
+            case .endOfStream:
+                // No answer at all. A listener of wire protocol version 1 hangs up like this on
+                // our HELLO; WSAECONNABORTED lets a switch fall back to TCP.
+                let who = (try? Sys.name(self.fd.raw, peer: true).get()).map { Sys.describe(address: $0) } ?? "the listener"
+                TCPLog.line("\(who) closed the connection during the handshake without answering (a listener of "
+                    + "wire protocol version 1 does so when it gets a HELLO of version \(HandshakeMessage.version))")
+                return self.finish(.connectionAborted)
             case .failed(let e): return self.finish(sanWSAError(errno: e))
             }
             guard count == HandshakeMessage.size else {
