@@ -158,10 +158,16 @@ final class Connection: PollTarget {
         self.rearm()
     }
 
-    /// A waiter took the receive side: notes whether it came back quickly.
+    /// A waiter took the receive side: notes whether it came back quickly (while the last one's
+    /// lease still held, or within a lease's time of it letting go).
     func waiterArrived() {
-        let last = self.lastWaiter.load(ordering: .relaxed)
-        let quick = last != 0 && csan_monotonic_ns() &- last < self.config.leaseNanoseconds
+        let quick: Bool
+        if self.rxLeased.load(ordering: .relaxed) {
+            quick = true  // the common case of a ping-pong, without reading the clock
+        } else {
+            let last = self.lastWaiter.load(ordering: .relaxed)
+            quick = last != 0 && csan_monotonic_ns() &- last < self.config.leaseNanoseconds
+        }
         self.waiterReturnedQuickly.store(quick, ordering: .relaxed)
     }
 
@@ -256,7 +262,7 @@ final class Connection: PollTarget {
                 if orderly { self.writeControl(.close, &t) }
             }
             t.ended = true
-            self.dropTransmit(&t)
+            t.dead = true  // the queued frames are failed by the receive owner (finishReceiveSide)
         }
         self.txPending.store(false, ordering: .releasing)
         if first { Sys.shutdown(self.fd.raw) }
@@ -284,7 +290,7 @@ final class Connection: PollTarget {
         self.machine.dead = true
         let terminal = self.terminalError ?? .connectionReset
         let error: WSAError = terminal == .connectionAborted ? .operationAborted : terminal
-        self.tx.withLock { self.dropTransmit(&$0) }
+        let sends = self.tx.withLock { self.dropTransmit(&$0) }
         let (receives, culprit) = self.state.withLock { s -> ([PendingOp], UInt64?) in
             var ops: [PendingOp] = []
             if let f = s.filling { ops.append(f.op) }
@@ -294,10 +300,12 @@ final class Connection: PollTarget {
                 _ = s.early.drain()
                 s.earlyBytes = 0
             }
-            for _ in ops { self.context.gate.enter() }
             return (ops, s.culprit)
         }
-        effects.completions += receives.map { Completion(op: $0, error: error, bytes: 0) }
+        // Receives first, then the send queue in posting order: the sends that had no entry were
+        // posted before every entry there is.
+        for _ in receives + sends { self.context.gate.enter() }
+        effects.completions += (receives + sends).map { Completion(op: $0, error: error, bytes: 0) }
         self.sendQueue.withLock {
             $0.takeAll(error: error, culprit: culprit, into: &effects.completions, gate: self.context.gate)
         }

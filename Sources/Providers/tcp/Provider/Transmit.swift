@@ -28,9 +28,9 @@ struct TxItem: Sendable {
     let segments: [SanBufferSegment]
     let total: Int
     var written = 0
-    /// The send-queue entry the last byte handed to the kernel finishes (sends); 0: none (an RDMA
-    /// write finishes when acknowledged, a read when its response landed).
-    var finishes: UInt64 = 0
+    /// What the last byte handed to the kernel finishes (sends only: an RDMA write finishes when
+    /// acknowledged, a read when its response landed).
+    var finishes = TxFinish.nothing
     /// A send issued after an RDMA read waits until that read completed (`readsCompleted >=
     /// fence`): it may be the "done" message that lets the peer deregister the source (reference
     /// §1.7, IBSP fences the same way). Zero: no fence.
@@ -45,6 +45,17 @@ struct TxItem: Sendable {
         self.fence = fence
         self.region = region
     }
+}
+
+/// What a frame's last byte handed to the kernel finishes.
+enum TxFinish: Sendable {
+    case nothing
+    /// A send behind unfinished operations: its send-queue entry.
+    case entry(UInt64)
+    /// A send posted while the send queue was empty: nothing posted before it is unfinished and
+    /// everything posted after it finishes later (after it on the wire), so it completes right
+    /// away, without an entry.
+    case completion(PendingOp, bytes: UInt32)
 }
 
 /// The transmit side: the application's frames in issue order, read responses (which never
@@ -93,7 +104,7 @@ extension Connection {
             self.sendQueue.withLock { q in
                 switch entry {
                 case .send(let op, let bytes):
-                    item.finishes = q.append(op, bytes: bytes)
+                    item.finishes = q.isEmpty ? .completion(op, bytes: bytes) : .entry(q.append(op, bytes: bytes))
                 case .write(let op, let bytes):
                     _ = q.appendWrite(op, bytes: bytes)
                 case .read(let read, let request):
@@ -165,8 +176,8 @@ extension Connection {
         }
     }
 
-    /// Puts a lane's head back after a write: popped when all of it went out (a send's entry
-    /// finishes then), kept as the partly written frame otherwise.
+    /// Puts a lane's head back after a write: popped when all of it went out (and what it
+    /// finishes finished), kept as the partly written frame otherwise.
     private func store(_ item: TxItem, _ lane: TxState.Lane, _ t: inout TxState, _ done: inout [Completion]) {
         guard item.written == item.total else {
             if item.written > 0 { t.current = lane }
@@ -177,18 +188,78 @@ extension Connection {
             }
             return
         }
+        self.popHead(lane, &t)
+        self.finished(item.finishes, &done)
+    }
+
+    private func popHead(_ lane: TxState.Lane, _ t: inout TxState) {
         if t.current == lane { t.current = nil }
         switch lane {
         case .ack: t.ack = nil
         case .app: _ = t.app.popFirst()
         case .responses: _ = t.responses.popFirst()
         }
-        if item.finishes != 0 {
+    }
+
+    /// A frame went out whole: its send finishes.
+    private func finished(_ what: TxFinish, _ done: inout [Completion]) {
+        switch what {
+        case .nothing:
+            break
+        case .entry(let id):
             self.sendQueue.withLock { q in
-                q.markFinished(item.finishes)
+                q.markFinished(id)
                 q.takeFinished(into: &done, gate: self.context.gate)
             }
+        case .completion(let op, let bytes):
+            self.context.gate.enter()
+            done.append(Completion(op: op, error: nil, bytes: bytes))
         }
+    }
+
+    private func writeInPlace(_ item: inout TxItem) -> (IOResult, whole: Bool, partly: Bool, TxFinish) {
+        let r = self.writeOne(&item)
+        return (r, item.written == item.total, item.written > 0, item.finishes)
+    }
+
+    /// One sendmsg of the rest of `item`, its prologue lent in place (the common path: no copy).
+    private func writeOne(_ item: inout TxItem) -> IOResult {
+        let written = item.written
+        let segments = item.segments
+        let region = item.region
+        let plen = item.prologue.count
+        let fd = self.fd.raw
+        let result = item.prologue.withBytes { prologue -> IOResult in
+            withUnsafeTemporaryAllocation(of: iovec.self, capacity: segments.count + 1) { iovs -> IOResult in
+                let iov = iovs.baseAddress!
+                let count = Self.describe(prologue: prologue, count: plen, written: written, segments: segments, into: iov)
+                if let region {
+                    return region.withLive { _ in Sys.writev(fd, iov, count) } ?? .failed(-1)
+                }
+                return Sys.writev(fd, iov, count)
+            }
+        }
+        if case .done(let n) = result { item.written += n }
+        return result
+    }
+
+    /// The common case of ``flushLocked(_:_:)``: nothing partly written, no ACK due, the head of
+    /// `lane` written in place (no copy of the item).
+    private func writeHead(_ lane: TxState.Lane, _ t: inout TxState, _ done: inout [Completion]) -> IOResult {
+        let outcome: (IOResult, whole: Bool, partly: Bool, TxFinish)?
+        switch lane {
+        case .app: outcome = t.app.withFirst { self.writeInPlace(&$0) }
+        case .responses: outcome = t.responses.withFirst { self.writeInPlace(&$0) }
+        case .ack: outcome = nil
+        }
+        guard let outcome else { return .wouldBlock }
+        if outcome.whole {
+            self.popHead(lane, &t)
+            self.finished(outcome.3, &done)
+        } else if outcome.partly {
+            t.current = lane
+        }
+        return outcome.0
     }
 
     /// Writes queued frames until the socket is full or nothing may go. A partly written frame
@@ -207,23 +278,20 @@ extension Connection {
                     t.ackSent = placed
                 }
             }
-            let firstLane: TxState.Lane
-            var secondLane: TxState.Lane?
-            if let c = t.current {
-                firstLane = c
-            } else if t.ack != nil {
-                firstLane = .ack
-                secondLane = self.nextFrameLane(t)
-            } else if let l = self.nextFrameLane(t) {
-                firstLane = l
+            let result: IOResult
+            if t.current == nil && t.ack == nil {
+                guard let lane = self.nextFrameLane(t) else { break }
+                result = self.writeHead(lane, &t, &done)
             } else {
-                break
+                // A partly written frame, or an ACK with the next frame behind it.
+                let firstLane = t.current ?? .ack
+                let secondLane = t.current == nil ? self.nextFrameLane(t) : nil
+                var first = self.head(t, firstLane)!
+                var second = secondLane.flatMap { self.head(t, $0) }
+                result = self.writeSome(&first, &second)
+                self.store(first, firstLane, &t, &done)
+                if let secondLane, let second { self.store(second, secondLane, &t, &done) }
             }
-            var first = self.head(t, firstLane)!
-            var second = secondLane.flatMap { self.head(t, $0) }
-            let result = self.writeSome(&first, &second)
-            self.store(first, firstLane, &t, &done)
-            if let secondLane, let second { self.store(second, secondLane, &t, &done) }
             switch result {
             case .done:
                 if t.current != nil { break }  // partly written: the socket is full
@@ -273,17 +341,25 @@ extension Connection {
                                  prologueCopy: UnsafeMutableRawPointer) -> Int {
         var prologue = item.prologue
         let plen = prologue.count
+        prologue.withBytes { prologueCopy.copyMemory(from: $0, byteCount: plen) }
+        return Self.describe(prologue: UnsafeRawPointer(prologueCopy), count: plen, written: item.written,
+                             segments: item.segments, into: iov)
+    }
+
+    /// Fills iovecs with what is left after `written` bytes of a prologue at `prologue` and the
+    /// data in `segments`; returns how many.
+    private static func describe(prologue: UnsafeRawPointer, count plen: Int, written: Int,
+                                 segments: [SanBufferSegment], into iov: UnsafeMutablePointer<iovec>) -> Int {
         var count = 0
-        var skip = item.written
+        var skip = written
         if skip < plen {
-            prologue.withBytes { prologueCopy.copyMemory(from: $0 + skip, byteCount: plen - skip) }
-            iov[0] = iovec(iov_base: prologueCopy, iov_len: plen - skip)
+            iov[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prologue + skip), iov_len: plen - skip)
             count = 1
             skip = 0
         } else {
             skip -= plen
         }
-        for seg in item.segments where seg.length > 0 {
+        for seg in segments where seg.length > 0 {
             let len = Int(seg.length)
             if skip >= len {
                 skip -= len
@@ -296,14 +372,17 @@ extension Connection {
         return count
     }
 
-    /// Drops every queued frame (the connection ended; the send queue fails their operations).
-    /// Caller holds the tx lock.
-    func dropTransmit(_ t: inout TxState) {
+    /// Drops every queued frame (the connection ended) and returns the sends that complete
+    /// without a send-queue entry, to be failed with the rest. `current` stays: the stream is no
+    /// longer at a frame boundary if it was not. Caller holds the tx lock.
+    func dropTransmit(_ t: inout TxState) -> [PendingOp] {
         t.dead = true
-        t.current = nil
         t.ack = nil
         _ = t.responses.drain()
-        _ = t.app.drain()
+        return t.app.drain().compactMap { item in
+            if case .completion(let op, _) = item.finishes { return op }
+            return nil
+        }
     }
 
     /// Writes the connection's last control frame (ABORT or CLOSE) at a frame boundary, after an
