@@ -212,14 +212,19 @@ import Testing
         #expect(tcp.rdma(write: true, p.client, [(source.base, 16, h)], revoked, offset: 0, writes[1]) == WSA_IO_PENDING)
         #expect(tcp.rdma(write: true, p.client, [(source.base + 2048, 2048, h)], live, offset: 2048, writes[2])
                 == WSA_IO_PENDING)
+        // A send behind them goes out at once, but the target drops everything after the refused
+        // write: it is flushed too.
+        let send = TestOverlapped(polls: false)
+        #expect(tcp.send(p.client, [source.part(0, 8)], send) == WSA_IO_PENDING)
         try resume()
         let results = try writes.map { try #require(tcp.completion(p.client, $0)) }
         #expect(results[0].error == 0 && results[0].bytes == 2048, "placed before the refusal")
         #expect(results[1].error == WSAECONNABORTED, "the refused write")
         #expect(results[2].error == WSA_OPERATION_ABORTED, "flushed")
+        #expect(try #require(tcp.completion(p.client, send)).error == WSA_OPERATION_ABORTED, "flushed")
         #expect(try #require(tcp.completion(p.client, recv)).error == WSA_OPERATION_ABORTED, "flushed")
         let order = UpcallLog.completions(try #require(tcp.switchSocket(of: p.client)))
-        #expect(order == [0, WSA_OPERATION_ABORTED, WSAECONNABORTED, WSA_OPERATION_ABORTED],
+        #expect(order == [0, WSA_OPERATION_ABORTED, WSAECONNABORTED, WSA_OPERATION_ABORTED, WSA_OPERATION_ABORTED],
                 "the receive is flushed first, then the send queue in posting order")
         #expect(tcp.send(p.client, [source.part(0, 8)], TestOverlapped()) == WSAECONNABORTED)
         #expect(target.bytes(0..<2048) == source.bytes(0..<2048))

@@ -85,16 +85,14 @@ struct SendQueue: Sendable {
     }
 
     /// Takes every entry (the connection ended): `culprit` fails with WSAECONNABORTED, the rest
-    /// with `error`. Finished entries still waiting for an earlier one complete normally.
+    /// with `error` — a send that went out behind an unacknowledged write too: the target may
+    /// never have processed it (it drops everything after a frame it refuses), and on a queue
+    /// pair it would be flushed as well.
     mutating func takeAll(error: WSAError, culprit: UInt64?, into out: inout [Completion], gate: UpcallGate) {
         var id = self.headId
         while let e = self.entries.popFirst() {
             gate.enter()
-            if e.finished {
-                out.append(Completion(op: e.op, error: nil, bytes: e.bytes))
-            } else {
-                out.append(Completion(op: e.op, error: id == culprit ? .connectionAborted : error, bytes: 0))
-            }
+            out.append(Completion(op: e.op, error: id == culprit ? .connectionAborted : error, bytes: 0))
             id += 1
         }
         self.headId = id
