@@ -56,6 +56,8 @@ struct Registrations {
     private var ranges: [Range] = []
     private var longest: UInt64 = 0
     private var lastHit = -1
+    /// Some ranges overlap: the last hit may not be the newest covering range, so always search.
+    private var overlapping = false
     /// The last address found in no range, valid while `generation` is unchanged: a program
     /// sending from unregistered memory looks the same address up every call.
     private var lastMiss: UInt64 = 0
@@ -73,6 +75,7 @@ struct Registrations {
         self.next += 1
         self.handles.set(handle, id << 32 | 1)
         let r = Range(start: address, end: address &+ length, id: id)
+        if self.ranges.contains(where: { $0.start < r.end && r.start < $0.end }) { self.overlapping = true }
         var i = self.ranges.count
         while i > 0 && self.ranges[i - 1].start > address { i -= 1 }
         self.ranges.insert(r, at: i)
@@ -102,6 +105,7 @@ struct Registrations {
         self.handles.remove(handle)
         let id = h >> 32
         self.ranges.removeAll { $0.id == id }
+        if self.ranges.isEmpty { self.overlapping = false }
         self.changed()
     }
 
@@ -113,7 +117,7 @@ struct Registrations {
     /// The newest registration covering `address`, as (id, offset); (0, address) when none does.
     @inline(__always)
     mutating func locate(_ address: UInt64) -> (UInt64, UInt64) {
-        if self.lastHit >= 0 {
+        if self.lastHit >= 0 && !self.overlapping {
             let r = self.ranges[self.lastHit]
             if address >= r.start && address < r.end { return (r.id, address &- r.start) }
         }
