@@ -33,6 +33,10 @@ final class Drain: @unchecked Sendable {
     private(set) var malformed: UInt64 = 0
     /// Records of threads numbered beyond what a trace can name (TraceFormat.maxThreadID).
     private(set) var unnamedThreadRecords: UInt64 = 0
+    /// The fullest ring's fill (0 … 1) when the last pass began.
+    private var lastFill = 0.0
+    static let minimumSleep = 50_000  // ns
+    static let maximumSleep = 4_000_000
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private let flushRequested = Atomic<UInt64>(0)
@@ -95,7 +99,7 @@ final class Drain: @unchecked Sendable {
         csan_signals_block_in_this_thread()
         self.cleanupEpoch = csan_trace_cleanup_epoch()
         self.lastClockUpdate = csan_monotonic_ns()
-        var idle: Int = 100_000  // ns
+        var idle = Self.minimumSleep
         while !self.stopRequested.load(ordering: .acquiring) {
             csan_trace_heartbeat()
             pthread_mutex_lock(self.forkLock)
@@ -108,13 +112,17 @@ final class Drain: @unchecked Sendable {
             }
             if !self.providerVersionNoted, let v = self.converter.providerVersion { self.noteProviderVersion(v) }
             pthread_mutex_unlock(self.forkLock)
-            if n == 0 {
-                var ts = timespec(tv_sec: 0, tv_nsec: idle)
-                nanosleep(&ts, nil)
-                idle = min(idle * 2, 2_000_000)
-            } else {
-                idle = 100_000
+            // Pacing: a pass that found a ring over a quarter full starts the next at once and
+            // halves the sleep; one that found them nearly empty doubles it (up to 4 ms: a busy
+            // thread's 1 MiB ring takes far longer to fill at any realistic rate). A drain that
+            // polled back to back would take a core from the traced program.
+            if self.lastFill > 0.25 {
+                idle = max(idle / 2, Self.minimumSleep)
+                continue
             }
+            if self.lastFill < 1.0 / 16 { idle = min(idle * 2, Self.maximumSleep) }
+            var ts = timespec(tv_sec: 0, tv_nsec: idle)
+            nanosleep(&ts, nil)
         }
         pthread_mutex_lock(self.forkLock)
         self.finish()
@@ -220,6 +228,7 @@ final class Drain: @unchecked Sendable {
             }
             ring = csan_ring_next(r)
         }
+        self.lastFill = self.cursors.reduce(0.0) { max($0, $1.fill) }
         guard !self.cursors.isEmpty else { return 0 }
         var n = 0
         while true {
