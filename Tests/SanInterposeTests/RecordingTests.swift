@@ -134,6 +134,21 @@ struct RecordingTests {
         #expect(c.gapless)
     }
 
+    @Test("a trickle of calls is committed within the flush interval (SIGKILL loses at most the last one)")
+    func trickle() throws {
+        // 40 sends 50 ms apart (2 s); killed after 1.5 s; segments cut every 100 ms.
+        let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--ops", "40", "--delay-us", "50000",
+                                               "--mode", "sync"],
+                                  environment: ["SANTRACE_PROVIDER": "null", "SANTRACE_FLUSH_MS": "100"],
+                                  killAfterMilliseconds: 1500)
+        defer { run.cleanup() }
+        let report = try TraceVerifier.verify(path: try #require(run.paths.first))
+        #expect(report.isIntact && !report.closedCleanly)
+        // The first call comes ~0.1 s after start-up; by the kill ~28 had run. All but the last
+        // interval's are committed: well over a second of them.
+        #expect(report.intactUntilSeconds > 1.0, "\(report.lines)")
+    }
+
     @Test("a forked child writes its own trace, with its own drain")
     func forked() throws {
         let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--ops", "1000", "--fork"],

@@ -1,4 +1,5 @@
 import CSanTrace
+import Glibc
 
 /// Capture ids of one object kind (sockets, switch sockets, events, overlapped structures): raw
 /// value → id, ids from 1, never reused within a trace.
@@ -169,12 +170,24 @@ struct Descriptors {
     }
 
     /// The id of a descriptor named by a call; `isNew` when it was never seen (a remote one).
+    /// (Every RDMA write and read names one: a data-path cost.)
     mutating func id(_ b: UnsafeRawBufferPointer) -> (id: UInt64, isNew: Bool) {
         if b.isEmpty { return (0, false) }
+        if self.last > 0, Self.same(self.bytes[Int(self.last) - 1], b) { return (self.last, false) }
         let h = Self.hash(b)
-        if let id = self.byHash.get(h), self.bytes[Int(id) - 1].elementsEqual(b) { return (id, false) }
-        if let i = self.bytes.lastIndex(where: { $0.elementsEqual(b) }) { return (UInt64(i + 1), false) }  // a hash collision
+        if let id = self.byHash.get(h), Self.same(self.bytes[Int(id) - 1], b) {
+            self.last = id
+            return (id, false)
+        }
+        if let i = self.bytes.lastIndex(where: { Self.same($0, b) }) { return (UInt64(i + 1), false) }  // a hash collision
         return (self.create(b), true)
+    }
+
+    /// The descriptor found last (a loop writes into one target again and again).
+    private var last: UInt64 = 0
+
+    private static func same(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && a.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }
     }
 
     private static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {

@@ -36,6 +36,10 @@ final class Drain: @unchecked Sendable {
     /// The fullest ring's fill (0 … 1) when the last pass began.
     private var lastFill = 0.0
     static let minimumSleep = 50_000  // ns
+    static let nice: Int32 = {
+        guard let v = getenv("SANTRACE_DRAIN_NICE"), let n = Int32(String(cString: v)), (0...19).contains(n) else { return 10 }
+        return n
+    }()
     static let maximumSleep = 4_000_000
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
@@ -97,17 +101,23 @@ final class Drain: @unchecked Sendable {
     private func run() {
         csan_trace_mark_internal_thread()
         csan_signals_block_in_this_thread()
+        // A lower priority than the traced program's threads: when they want every CPU, the
+        // drain waits (its rings absorb the delay) instead of taking their time slices.
+        // SANTRACE_DRAIN_NICE overrides (0 = the program's priority).
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(csan_trace_gettid()), Self.nice)
         self.cleanupEpoch = csan_trace_cleanup_epoch()
         self.lastClockUpdate = csan_monotonic_ns()
         var idle = Self.minimumSleep
         while !self.stopRequested.load(ordering: .acquiring) {
             csan_trace_heartbeat()
             pthread_mutex_lock(self.forkLock)
-            let n = self.pass(final: false)
+            _ = self.pass(final: false)
             self.noteBackpressure()
             if self.flushWanted() {
                 self.flush()
-            } else if n == 0 {
+            } else {
+                // Every pass, not only idle ones: a trickle of events must not wait past the
+                // interval for the writer's own check (every 256 appends).
                 self.guarded { try self.writer.flushIfDue() }
             }
             if !self.providerVersionNoted, let v = self.converter.providerVersion { self.noteProviderVersion(v) }
