@@ -5,7 +5,7 @@
  * layered harness (--provider libsantrace.so, with SANTRACE_PROVIDER set) and the benchmark loop.
  *
  *   san_loop [--provider LIB.so] [--threads N] [--ops N] [--mode sync|upcall|poll|mixed]
- *            [--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork] [--pin CPU]
+ *            [--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork] [--pin CPU] [--delay-us US]
  *
  * Output (stdout) is deterministic for a given command line — the same with and without the
  * interposer — except in --bench mode, which prints timings. Exit 0 when every call behaved as
@@ -33,7 +33,7 @@ static WSPPROC_TABLE T;
 static LPFN_WSPREGISTERMEMORY reg;
 static LPFN_WSPDEREGISTERMEMORY dereg;
 static LPFN_WSPRDMAWRITE rdma_write;
-static int n_threads = 1, size = 64, bench = 0, pin_cpu = -1;
+static int n_threads = 1, size = 64, bench = 0, pin_cpu = -1, delay_us = 0;
 static long n_ops = 1000;
 static const char *mode = "upcall";
 static uint64_t completions_seen;
@@ -141,6 +141,7 @@ static void *worker(void *arg) {
             uint64_t c0 = timed ? rdtsc() : 0;
             long got = one_op(s, &b, &ov, m, mixed && (i & 1));
             if (timed) calls[i] = (uint32_t)(rdtsc() - c0);
+            if (delay_us) usleep((useconds_t)delay_us); /* --delay-us: a trickle of calls */
             if (batched && (i & 15) == 15) {
                 uint64_t b1 = rdtsc();
                 batches[i / 16] = (uint32_t)(b1 - b0);
@@ -233,8 +234,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--errors")) errors = 1;
         else if (!strcmp(a, "--fork")) do_fork = 1;
         else if (!strcmp(a, "--pin") && v) pin_cpu = atoi(argv[++i]);
+        else if (!strcmp(a, "--delay-us") && v) delay_us = atoi(argv[++i]);
         else FAIL("usage: san_loop [--provider LIB.so] [--threads N] [--ops N] [--mode sync|upcall|poll|mixed] "
-                  "[--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork] [--pin CPU]");
+                  "[--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork] [--pin CPU] [--delay-us US]");
     }
     if (n_threads < 1 || n_threads > 256 || n_ops < 0 || size < 1) FAIL("bad --threads, --ops or --size");
     LPWSPSTARTUPEX startup = WSPStartupEx;

@@ -134,6 +134,20 @@ struct RecordingTests {
         #expect(c.gapless)
     }
 
+    @Test("a trickle of calls is committed every flush interval, not every few hundred events")
+    func trickle() throws {
+        // 500 sends 2 ms apart (~1 s, ~1 500 events) with 20 ms segments: ~50 commits. A drain
+        // that left the interval to the writer's own check (every 256 appends) makes ~6.
+        let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--ops", "500", "--delay-us", "2000",
+                                               "--mode", "sync"],
+                                  environment: ["SANTRACE_PROVIDER": "null", "SANTRACE_FLUSH_MS": "20"])
+        defer { run.cleanup() }
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try TraceVerifier.verify(path: try #require(run.paths.first))
+        #expect(report.isIntact)
+        #expect(report.intactSegments.count >= 15, "\(report.lines)")
+    }
+
     @Test("a forked child writes its own trace, with its own drain")
     func forked() throws {
         let run = try Harness.run("san_loop", ["--provider", Harness.interposer, "--ops", "1000", "--fork"],

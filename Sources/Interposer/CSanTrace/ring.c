@@ -193,3 +193,4 @@ const csan_rec_hdr *csan_ring_record(const csan_ring *r, uint64_t pos) {
 }
 void csan_ring_release(csan_ring *r, uint64_t tail) { __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE); }
 uint64_t csan_trace_now_ticks(void) { return csan_rdtsc(); }
+uint64_t csan_trace_gettid(void) { return (uint64_t)syscall(SYS_gettid); }

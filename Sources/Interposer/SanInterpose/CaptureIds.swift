@@ -1,4 +1,5 @@
 import CSanTrace
+import Glibc
 
 /// Capture ids of one object kind (sockets, switch sockets, events, overlapped structures): raw
 /// value → id, ids from 1, never reused within a trace.
@@ -56,6 +57,8 @@ struct Registrations {
     private var ranges: [Range] = []
     private var longest: UInt64 = 0
     private var lastHit = -1
+    /// Some ranges overlap: the last hit may not be the newest covering range, so always search.
+    private var overlapping = false
     /// The last address found in no range, valid while `generation` is unchanged: a program
     /// sending from unregistered memory looks the same address up every call.
     private var lastMiss: UInt64 = 0
@@ -73,6 +76,7 @@ struct Registrations {
         self.next += 1
         self.handles.set(handle, id << 32 | 1)
         let r = Range(start: address, end: address &+ length, id: id)
+        if self.ranges.contains(where: { $0.start < r.end && r.start < $0.end }) { self.overlapping = true }
         var i = self.ranges.count
         while i > 0 && self.ranges[i - 1].start > address { i -= 1 }
         self.ranges.insert(r, at: i)
@@ -102,6 +106,7 @@ struct Registrations {
         self.handles.remove(handle)
         let id = h >> 32
         self.ranges.removeAll { $0.id == id }
+        if self.ranges.isEmpty { self.overlapping = false }
         self.changed()
     }
 
@@ -113,7 +118,7 @@ struct Registrations {
     /// The newest registration covering `address`, as (id, offset); (0, address) when none does.
     @inline(__always)
     mutating func locate(_ address: UInt64) -> (UInt64, UInt64) {
-        if self.lastHit >= 0 {
+        if self.lastHit >= 0 && !self.overlapping {
             let r = self.ranges[self.lastHit]
             if address >= r.start && address < r.end { return (r.id, address &- r.start) }
         }
@@ -165,12 +170,24 @@ struct Descriptors {
     }
 
     /// The id of a descriptor named by a call; `isNew` when it was never seen (a remote one).
+    /// (Every RDMA write and read names one: a data-path cost.)
     mutating func id(_ b: UnsafeRawBufferPointer) -> (id: UInt64, isNew: Bool) {
         if b.isEmpty { return (0, false) }
+        if self.last > 0, Self.same(self.bytes[Int(self.last) - 1], b) { return (self.last, false) }
         let h = Self.hash(b)
-        if let id = self.byHash.get(h), self.bytes[Int(id) - 1].elementsEqual(b) { return (id, false) }
-        if let i = self.bytes.lastIndex(where: { $0.elementsEqual(b) }) { return (UInt64(i + 1), false) }  // a hash collision
+        if let id = self.byHash.get(h), Self.same(self.bytes[Int(id) - 1], b) {
+            self.last = id
+            return (id, false)
+        }
+        if let i = self.bytes.lastIndex(where: { Self.same($0, b) }) { return (UInt64(i + 1), false) }  // a hash collision
         return (self.create(b), true)
+    }
+
+    /// The descriptor found last (a loop writes into one target again and again).
+    private var last: UInt64 = 0
+
+    private static func same(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+        a.count == b.count && a.withUnsafeBytes { memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 }
     }
 
     private static func hash(_ b: UnsafeRawBufferPointer) -> UInt64 {

@@ -33,6 +33,14 @@ final class Drain: @unchecked Sendable {
     private(set) var malformed: UInt64 = 0
     /// Records of threads numbered beyond what a trace can name (TraceFormat.maxThreadID).
     private(set) var unnamedThreadRecords: UInt64 = 0
+    /// The fullest ring's fill (0 … 1) when the last pass began.
+    private var lastFill = 0.0
+    static let minimumSleep = 50_000  // ns
+    static let nice: Int32 = {
+        guard let v = getenv("SANTRACE_DRAIN_NICE"), let n = Int32(String(cString: v)), (0...19).contains(n) else { return 10 }
+        return n
+    }()
+    static let maximumSleep = 4_000_000
     private let stopRequested = Atomic<Bool>(false)
     private let finished = Atomic<Bool>(false)
     private let flushRequested = Atomic<UInt64>(0)
@@ -93,28 +101,38 @@ final class Drain: @unchecked Sendable {
     private func run() {
         csan_trace_mark_internal_thread()
         csan_signals_block_in_this_thread()
+        // A lower priority than the traced program's threads: when they want every CPU, the
+        // drain waits (its rings absorb the delay) instead of taking their time slices.
+        // SANTRACE_DRAIN_NICE overrides (0 = the program's priority).
+        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(csan_trace_gettid()), Self.nice)
         self.cleanupEpoch = csan_trace_cleanup_epoch()
         self.lastClockUpdate = csan_monotonic_ns()
-        var idle: Int = 100_000  // ns
+        var idle = Self.minimumSleep
         while !self.stopRequested.load(ordering: .acquiring) {
             csan_trace_heartbeat()
             pthread_mutex_lock(self.forkLock)
-            let n = self.pass(final: false)
+            _ = self.pass(final: false)
             self.noteBackpressure()
             if self.flushWanted() {
                 self.flush()
-            } else if n == 0 {
+            } else {
+                // Every pass, not only idle ones: a trickle of events must not wait past the
+                // interval for the writer's own check (every 256 appends).
                 self.guarded { try self.writer.flushIfDue() }
             }
             if !self.providerVersionNoted, let v = self.converter.providerVersion { self.noteProviderVersion(v) }
             pthread_mutex_unlock(self.forkLock)
-            if n == 0 {
-                var ts = timespec(tv_sec: 0, tv_nsec: idle)
-                nanosleep(&ts, nil)
-                idle = min(idle * 2, 2_000_000)
-            } else {
-                idle = 100_000
+            // Pacing: a pass that found a ring over a quarter full starts the next at once and
+            // halves the sleep; one that found them nearly empty doubles it (up to 4 ms: a busy
+            // thread's 1 MiB ring takes far longer to fill at any realistic rate). A drain that
+            // polled back to back would take a core from the traced program.
+            if self.lastFill > 0.25 {
+                idle = max(idle / 2, Self.minimumSleep)
+                continue
             }
+            if self.lastFill < 1.0 / 16 { idle = min(idle * 2, Self.maximumSleep) }
+            var ts = timespec(tv_sec: 0, tv_nsec: idle)
+            nanosleep(&ts, nil)
         }
         pthread_mutex_lock(self.forkLock)
         self.finish()
@@ -220,6 +238,7 @@ final class Drain: @unchecked Sendable {
             }
             ring = csan_ring_next(r)
         }
+        self.lastFill = self.cursors.reduce(0.0) { max($0, $1.fill) }
         guard !self.cursors.isEmpty else { return 0 }
         var n = 0
         while true {

@@ -19,6 +19,8 @@ struct RingCursor {
     private(set) var available = false
     /// Set when the converter asked to hold the ring's next record until the next pass.
     var held = false
+    /// How full the ring was when the pass began (0 … 1): the drain's pacing signal.
+    let fill: Double
     /// Records whose header was impossible (a producer bug or damaged memory): skipped to `end`.
     private(set) var malformed: UInt64 = 0
 
@@ -34,6 +36,7 @@ struct RingCursor {
         self.position = tail
         self.end = head
         self.released = tail
+        self.fill = Double(head &- tail) / Double(csan_ring_capacity(ring))
         self.settle()
     }
 

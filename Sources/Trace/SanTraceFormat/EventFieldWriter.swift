@@ -10,10 +10,8 @@
 /// List fields announce their count and then take exactly that many entries:
 /// `bufferList(count: 2); buffer(length: 64, registration: 3, offset: 0); buffer(…)`.
 public struct EventFieldWriter {
-    // unowned(unsafe): the segment builder that makes a writer keeps both alive for the writer's
-    // whole (non-escaping) life; strong references cost a retain/release pair each per event.
-    @usableFromInline unowned(unsafe) let out: ByteBuffer
-    @usableFromInline unowned(unsafe) let layout: FieldLayout
+    @usableFromInline let out: ByteBuffer
+    @usableFromInline let layout: FieldLayout
     @usableFromInline let start: Int
     @usableFromInline let count: Int
     /// What the decoder would read back, captured while writing (so the writer can index the

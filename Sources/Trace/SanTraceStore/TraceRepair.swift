@@ -95,7 +95,7 @@ public enum TraceRepair {
                 try lz4.decompress(blob, into: body, limit: TraceFormat.maxSegmentBodyBytes)
                 index.resetSegment()
                 var d = try SegmentDecoder(body: body.bytes, threads: threads)
-                while try d.next(into: &record) { index.observe(record) }
+                while try d.next(into: &record) { index.observe(&record) }
                 index.settle()
                 ins.reset()
                 ins.bind(1, s.id); ins.bind(2, s.firstSeq); ins.bind(3, s.lastSeq); ins.bind(4, UInt64(index.events))

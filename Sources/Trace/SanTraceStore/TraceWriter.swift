@@ -210,7 +210,7 @@ public final class TraceWriter {
         try self.builder.append(kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc, fields: fields)
         self.builder.captureLast(into: &self.scratch, kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc,
                                  sequence: self.eventsAppended)
-        self.index.observe(self.scratch)
+        self.index.observe(&self.scratch)
         self.eventsAppended &+= 1
         if self.firstTSC == nil || tsc < self.firstTSC! { self.firstTSC = tsc }  // time zero = earliest event
         self.lastTSC = tsc

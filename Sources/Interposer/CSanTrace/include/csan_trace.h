@@ -122,6 +122,8 @@ void csan_trace_get_stats(csan_trace_stats *out);
  * unrecorded, and producers see it alive while it keeps bumping the heartbeat. */
 void csan_trace_mark_internal_thread(void);
 void csan_trace_heartbeat(void);
+/* gettid(2) of the calling thread. */
+uint64_t csan_trace_gettid(void);
 /* rdtsc, the clock of every record. */
 uint64_t csan_trace_now_ticks(void);
 
