@@ -13,7 +13,7 @@ extension ReplayReport {
         out.append(" \(self.callsReplayed) calls replayed in \(fixed(self.wallSeconds, 3)) s (\(fixed(self.callsPerSecond, 0)) calls/s, \(fixed(self.callsPerCPUSecond, 0)) per CPU-second); \(self.operations) operations, \(byteText(self.bytesMoved)) moved (\(fixed(self.mibPerSecond, 2)) MiB/s, \(fixed(self.operationsPerSecond, 0)) ops/s)")
         out.append(" compared: \(self.callsCompared) call results, \(self.completionsCompared) completions")
         if let t = self.transport { out.append(" \(t)") }
-        out.append(" data checks: \(self.dataChecks) passed or failed (\(byteText(self.dataBytesChecked))), \(self.dataFailures) failed"
+        out.append(" data checks: \(self.dataChecks) run (\(byteText(self.dataBytesChecked))), \(self.dataFailures) failed"
                    + (self.dataSkipped > 0 ? ", \(self.dataSkipped) skipped (the backend moves no data)" : "")
                    + (self.bytesNotCompared > 0 ? ", \(self.bytesNotCompared) received byte counts not compared (no data moved)" : ""))
         for (reason, n) in self.uncheckable.sorted(by: { $0.key < $1.key }) { out.append("   not checkable: \(n) × \(reason)") }
