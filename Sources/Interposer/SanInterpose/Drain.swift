@@ -173,7 +173,7 @@ final class Drain: @unchecked Sendable {
                 ("unlinked_completions", v.unlinkedCompletions), ("repeated_polls", v.repeatedPolls),
                 ("deferred_completions", v.deferrals), ("inline_completions", v.inlineCompletions),
                 ("malformed_records", self.malformed), ("unnamed_thread_records", self.unnamedThreadRecords),
-                ("drain_busy_ns", self.busyNanoseconds)]
+                ("drain_busy_ns", self.busyNanoseconds), ("commit_ns", self.writer.commitNanoseconds)]
     }
 
     private func flushWanted() -> Bool {
@@ -338,7 +338,7 @@ final class Drain: @unchecked Sendable {
         let rate = busy > 0 ? Double(events) / busy : 0
         santraceLog("\(events) events from \(c["records"] ?? 0) records, \(c["threads"] ?? 0) threads, "
             + "\(c["stalls"] ?? 0) stalls, \(c["drops"] ?? 0) drops; drain busy \(Int(busy * 1000)) ms CPU = \(Int(rate)) events/s"
-            + "; \(self.writer.path)")
+            + " (segment commits \(Int(Double(self.writer.commitNanoseconds) / 1e6)) ms wall); \(self.writer.path)")
     }
 
     private func guarded(_ body: () throws -> Void) {
