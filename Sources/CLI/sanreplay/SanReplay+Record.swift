@@ -28,7 +28,8 @@ extension SanReplay {
                   SANTRACE_RING_KB    per-thread ring size, 64 … 1048576 (default 1024)
                   SANTRACE_SUMMARY    1: each process prints one line at exit (events, stalls,
                                       drops, drain events/s)
-                  SANTRACE_DRAIN_NICE nice value of the drain thread, 0 … 19 (default 10)
+                  SANTRACE_DRAIN_NICE nice levels of the drain thread below the program, 0 … 19
+                                      (default 10)
                   SANTRACE_RUN_ID     set by record: a label in every trace of the run
                   SAN_LAYER, LD_PRELOAD, SAN_PROVIDER_PATH   set by record to attach and to find
                                       providers next to libsantrace.so

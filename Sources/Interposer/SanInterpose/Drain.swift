@@ -103,8 +103,13 @@ final class Drain: @unchecked Sendable {
         csan_signals_block_in_this_thread()
         // A lower priority than the traced program's threads: when they want every CPU, the
         // drain waits (its rings absorb the delay) instead of taking their time slices.
-        // SANTRACE_DRAIN_NICE overrides (0 = the program's priority).
-        setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(csan_trace_gettid()), Self.nice)
+        // SANTRACE_DRAIN_NICE: how many nice levels below the program (0 = the same priority).
+        // Relative, not absolute: a program run at nice -10 would otherwise starve its drain.
+        errno = 0
+        let base = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        if errno == 0 {
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(csan_trace_gettid()), min(base + Self.nice, 19))
+        }
         self.cleanupEpoch = csan_trace_cleanup_epoch()
         self.lastClockUpdate = csan_monotonic_ns()
         var idle = Self.minimumSleep
@@ -168,7 +173,7 @@ final class Drain: @unchecked Sendable {
                 ("unlinked_completions", v.unlinkedCompletions), ("repeated_polls", v.repeatedPolls),
                 ("deferred_completions", v.deferrals), ("inline_completions", v.inlineCompletions),
                 ("malformed_records", self.malformed), ("unnamed_thread_records", self.unnamedThreadRecords),
-                ("drain_busy_ns", self.busyNanoseconds)]
+                ("drain_busy_ns", self.busyNanoseconds), ("commit_ns", self.writer.commitNanoseconds)]
     }
 
     private func flushWanted() -> Bool {
@@ -333,7 +338,7 @@ final class Drain: @unchecked Sendable {
         let rate = busy > 0 ? Double(events) / busy : 0
         santraceLog("\(events) events from \(c["records"] ?? 0) records, \(c["threads"] ?? 0) threads, "
             + "\(c["stalls"] ?? 0) stalls, \(c["drops"] ?? 0) drops; drain busy \(Int(busy * 1000)) ms CPU = \(Int(rate)) events/s"
-            + "; \(self.writer.path)")
+            + " (segment commits \(Int(Double(self.writer.commitNanoseconds) / 1e6)) ms wall); \(self.writer.path)")
     }
 
     private func guarded(_ body: () throws -> Void) {

@@ -48,7 +48,7 @@ typedef struct csan_rec_hdr {
     uint8_t function; /* schema function id (0..79); 0 for LOOKUP / COMPLETION */
     uint16_t flags;
     uint64_t seq; /* per-thread sequence number, from 0, no gaps (a gap = records dropped in lossy mode) */
-    uint64_t tsc; /* rdtsc when the record was written */
+    uint64_t tsc; /* rdtsc: an ENTER's just before the real call, a LEAVE's as it returned, others when written */
 } csan_rec_hdr;
 
 /* ---- Payload policy ---- */
