@@ -39,6 +39,7 @@ let package = Package(
         .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
         .executable(name: "sanreplay", targets: ["SanReplayCLI"]),
         .library(name: "SanTraceStore", targets: ["SanTraceStore", "SanTraceFormat"]),
+        .library(name: "SanDiff", targets: ["SanDiff", "SanReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -97,13 +98,17 @@ let package = Package(
         .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
                                                 .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/SanPerf"),
+        .target(name: "SanDiff", dependencies: ["SanTraceStore", "SanTraceFormat", "SanCore"], path: "Sources/Diff/SanDiff",
+                swiftSettings: traceHotPathSettings),
+        .target(name: "SanReport", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"],
+                path: "Sources/Report/SanReport", swiftSettings: traceHotPathSettings),
 
         // MARK: Command-line tools
         .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
         .executableTarget(name: "SanReplayCLI", dependencies: [
-            "SanTraceStore", "SanTraceFormat", "SanCore",
+            "SanTraceStore", "SanTraceFormat", "SanCore", "SanDiff", "SanReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/sanreplay"),
 
@@ -122,5 +127,7 @@ let package = Package(
         .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
         .testTarget(name: "SanTraceFormatTests", dependencies: ["SanTraceFormat"]),
         .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
+        .testTarget(name: "SanDiffTests", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"]),
+        .testTarget(name: "SanReportTests", dependencies: ["SanReport", "SanDiff", "SanTraceStore", "SanTraceFormat"]),
     ]
 )

@@ -1,0 +1,7 @@
+import ArgumentParser
+
+extension SanReplay {
+    struct Export: ParsableCommand {
+        func run() throws {}
+    }
+}

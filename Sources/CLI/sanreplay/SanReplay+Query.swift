@@ -1,0 +1,7 @@
+import ArgumentParser
+
+extension SanReplay {
+    struct Query: ParsableCommand {
+        func run() throws {}
+    }
+}

@@ -1,0 +1,7 @@
+import ArgumentParser
+
+extension SanReplay {
+    struct Report: ParsableCommand {
+        func run() throws {}
+    }
+}
