@@ -7,7 +7,7 @@ import Glibc
 /// Runs `count` jobs on up to `width` threads (the calling thread is one of them) and returns
 /// their results in job order. The libraries use no Foundation or Swift Concurrency: plain
 /// pthreads. Unsafe code: passes the worker closure through pthread_create's context pointer.
-func parallelMap<T>(_ count: Int, width: Int = 2, _ job: (Int) throws -> T) throws -> [T] {
+public func parallelMap<T>(_ count: Int, width: Int = 2, _ job: (Int) throws -> T) throws -> [T] {
     if count == 0 { return [] }
     let results = ResultSlots<T>(count)
     let nextJob = Atomic<Int>(0)

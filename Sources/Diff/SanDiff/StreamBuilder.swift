@@ -20,7 +20,9 @@ struct StreamBuilder {
     /// Open calls per thread rank − 1.
     private var open: [[OpenCall]] = []
     /// Started operations by (thread, thread sequence) of their ENTER, until their completion.
-    private var operations: [UInt64: Operation] = [:]
+    private var operations = OpenTable(empty: Operation(rank: 0, index: 0, tsc: 0, cell: 0))
+    /// Events per thread capture id (from the segment index): what each thread's stream reserves.
+    private var threadEvents: [UInt32: UInt64] = [:]
     private let roles = ShapeRoles.shared
     private let comparePayloads: Bool
     private var firstTSC: UInt64 = 0
@@ -68,6 +70,7 @@ struct StreamBuilder {
     static func build(_ endpoint: Endpoint, progress: ((UInt64) -> Void)? = nil) throws -> EndpointStream {
         let reader = try TraceReader(path: endpoint.path)
         var b = StreamBuilder(endpoint: endpoint, reader: reader)
+        b.threadEvents = try Self.threadEvents(endpoint.path)
         let cursor = try reader.cursor()
         var r = EventRecord()
         var n: UInt64 = 0
@@ -79,6 +82,15 @@ struct StreamBuilder {
         progress?(n & 0xFFFF)
         b.finish()
         return b.stream
+    }
+
+    /// Events per thread, from `segment_threads`.
+    static func threadEvents(_ path: String) throws -> [UInt32: UInt64] {
+        let db = try SQLiteConnection(path: path, readOnly: true)
+        let q = try db.prepare("SELECT thread, sum(events) FROM segment_threads GROUP BY thread")
+        var out: [UInt32: UInt64] = [:]
+        while try q.step() { out[UInt32(truncatingIfNeeded: q.int(0))] = UInt64(max(0, q.int(1))) }
+        return out
     }
 
     mutating func finish() {
@@ -109,7 +121,10 @@ struct StreamBuilder {
     private mutating func callerRank(_ thread: UInt32) -> Int {
         let rank = self.ranks.rank(thread)
         while self.stream.threads.count < rank {
-            self.stream.threads.append(ThreadStream(thread: self.ranks.threads[self.stream.threads.count]))
+            var t = ThreadStream(thread: self.ranks.threads[self.stream.threads.count])
+            // About one call per two events: growing by doubling would copy the stream ~twice.
+            t.items.reserveCapacity(Int(min(self.threadEvents[t.thread] ?? 0, 1 << 28) / 2 + 16))
+            self.stream.threads.append(t)
             self.open.append([])
         }
         return rank
@@ -174,8 +189,8 @@ struct StreamBuilder {
         }
         if self.open[rank - 1].count < 64 { self.open[rank - 1].append(call) }
         if ro.startsOperation, call.index >= 0, self.operations.count < Self.maxOperations {
-            self.operations[operationKey(r.thread, r.threadSeq)] =
-                Operation(rank: UInt16(rank), index: call.index, tsc: r.tsc, cell: cell)
+            self.operations.insert(operationKey(r.thread, r.threadSeq),
+                                   Operation(rank: UInt16(rank), index: call.index, tsc: r.tsc, cell: cell))
         }
     }
 
@@ -223,7 +238,7 @@ struct StreamBuilder {
             self.stream.samples.record(call.cell, self.nanoseconds(call.tsc, r.tsc))
         }
         if ro.startsOperation, isFailure(err) {
-            self.operations[operationKey(r.thread, call.threadSeq)] = nil
+            _ = self.operations.remove(operationKey(r.thread, call.threadSeq))
         }
         if call.index >= 0 {
             self.stream.threads[rank - 1].items[Int(call.index)] = item
@@ -234,7 +249,7 @@ struct StreamBuilder {
 
     private mutating func completion(_ r: EventRecord, _ ro: ShapeRoles.Roles) {
         guard ro.start >= 0, let ref = r.callRef(Int(ro.start)), ref.thread != 0,
-              let op = self.operations.removeValue(forKey: operationKey(ref.thread, ref.sequence)) else {
+              let op = self.operations.remove(operationKey(ref.thread, ref.sequence)) else {
             self.stream.unlinkedCompletions &+= 1
             return
         }

@@ -36,3 +36,21 @@ extension SQLiteStatement {
         SQLiteColumnType(rawValue: sqlite3_column_type(self.handle, col)) ?? .null
     }
 }
+
+extension SQLiteConnection {
+    /// The length in bytes of the first statement of `sql` (what `sqlite3_prepare_v2` compiles;
+    /// the rest is its "tail"): a caller that must run exactly one statement checks the tail.
+    public func firstStatementLength(_ sql: String) throws(SQLiteError) -> Int {
+        var stmt: OpaquePointer?
+        var offset = 0
+        let rc: Int32 = sql.withCString { base in
+            var tail: UnsafePointer<CChar>?
+            let rc = sqlite3_prepare_v2(self.handle, base, -1, &stmt, &tail)
+            if let tail { offset = base.distance(to: tail) }
+            return rc
+        }
+        if let stmt { sqlite3_finalize(stmt) }
+        guard rc == SQLITE_OK else { throw self.error(rc, sql) }
+        return offset
+    }
+}
