@@ -1,6 +1,7 @@
 import ArgumentParser
 import SanTraceFormat
 import SanTraceStore
+import SanReport
 
 #if canImport(Glibc)
 import Glibc
@@ -47,6 +48,9 @@ enum SanReplayExit: Int32 {
         case let e as SQLiteError:
             printError("sanreplay: \(e)")
             Glibc.exit(SanReplayExit.internalFailure.rawValue)
+        case let e as ReportError:
+            printError("sanreplay: \(e)")
+            Glibc.exit(SanReplayExit.usage.rawValue)
         case let e as CommandFailure:
             printError("sanreplay: \(e.message)")
             Glibc.exit(e.exit.rawValue)

@@ -1,7 +1,44 @@
 import ArgumentParser
+import SanReport
+import SanTraceFormat
+import SanTraceStore
 
 extension SanReplay {
     struct Export: ParsableCommand {
-        func run() throws {}
+        static let configuration = CommandConfiguration(
+            abstract: "Write a trace (or a trace set) for other tools: Chrome trace JSON, JSON Lines, CSV.",
+            discussion: """
+                chrome: Chrome trace-event JSON for ui.perfetto.dev ("Open trace file") and
+                  chrome://tracing: a process per trace, a track per thread, a slice per call, a
+                  flow arrow from each call to its completion, upcalls as instants.
+                jsonl, csv: one record per event with the columns (csv) / keys (jsonl)
+                  \(Exporter.eventColumns.joined(separator: ", "))
+                  (the event index's columns, Docs/TraceFormat.md §8, with names; empty / null when
+                  an event has no such field). Documented and kept stable in Docs/Analysis.md.
+
+                EXAMPLES
+                  sanreplay export run/client.santrace --format chrome -o client.json
+                  sanreplay export run/ --format chrome -o run.json          # every process of the set
+                  sanreplay export run/client.santrace --format csv -o - | head
+                """)
+
+        @OptionGroup var input: TraceSetInputOptions
+        @Option(help: "chrome, jsonl or csv.")
+        var format: ExportFormat
+        @Option(name: .shortAndLong, help: ArgumentHelp("The file to write (- for standard output).", valueName: "FILE"))
+        var output: String
+
+        func run() throws {
+            let paths = try TraceSet.paths(self.input.trace)
+            var total: UInt64 = 0
+            for p in paths { total += try TraceReader(path: p).eventCount }
+            let bar = ProgressBar(total: total, label: "export")
+            let file = try OutputFile(path: self.output)
+            let n = try Exporter.export(paths, format: self.format, to: file, progress: bar.callback)
+            bar.finish()
+            if self.output != "-" { printError("sanreplay: wrote \(formatCount(n)) events to \(self.output)") }
+        }
     }
 }
+
+extension ExportFormat: ExpressibleByArgument {}

@@ -14,7 +14,8 @@ public struct LatencySummary: Sendable, Equatable {
     public var min: UInt64 = 0
     public var max: UInt64 = 0
     public var mean: Double = 0
-    /// Bytes the calls asked for, and the endpoint's span they are divided by.
+    /// Bytes the calls asked for, and the time from the first call's start to the last one's
+    /// end that throughput divides them by.
     public var bytes: UInt64 = 0
     public var spanNs: Int64 = 0
 
@@ -103,8 +104,8 @@ public struct PerformanceReport: Sendable {
                 b.latencies[cell].withUnsafeBufferPointer { pb in
                     PerformanceRow(endpoint: endpoint, function: FunctionID(UInt16(cell / SizeClass.count)),
                                    sizeClass: cell % SizeClass.count,
-                                   a: LatencySummary(sorted: pa, bytes: a.bytes[cell], spanNs: a.spanNs),
-                                   b: LatencySummary(sorted: pb, bytes: b.bytes[cell], spanNs: b.spanNs),
+                                   a: LatencySummary(sorted: pa, bytes: a.bytes[cell], spanNs: a.cellSpanNs[cell]),
+                                   b: LatencySummary(sorted: pb, bytes: b.bytes[cell], spanNs: b.cellSpanNs[cell]),
                                    test: pa.isEmpty || pb.isEmpty ? nil : MannWhitney.test(sorted: pa, pb),
                                    significant: false, regression: false, improvement: false)
                 }

@@ -95,6 +95,7 @@ struct StreamBuilder {
 
     mutating func finish() {
         if self.stream.events > 0 { self.stream.samples.spanNs = self.clock.nanoseconds(from: self.firstTSC, to: self.lastTSC) }
+        self.stream.samples.finish(self.clock)
     }
 
     @inline(__always)
@@ -235,7 +236,7 @@ struct StreamBuilder {
         if ro.startsOperation, err == 997 {
             item.flags |= CallItem.pending
         } else if item.flags & CallItem.completedEarly == 0 {
-            self.stream.samples.record(call.cell, self.nanoseconds(call.tsc, r.tsc))
+            self.stream.samples.record(call.cell, self.nanoseconds(call.tsc, r.tsc), start: call.tsc, end: r.tsc)
         }
         if ro.startsOperation, isFailure(err) {
             _ = self.operations.remove(operationKey(r.thread, call.threadSeq))
@@ -272,9 +273,9 @@ struct StreamBuilder {
             // Completed before its call returned (an upcall racing the LEAVE): the operation's
             // latency is this, and the LEAVE must not add a call latency for it.
             self.stream.threads[t].items[Int(op.index)].flags |= CallItem.completedEarly
-            self.stream.samples.record(op.cell, self.nanoseconds(op.tsc, r.tsc))
+            self.stream.samples.record(op.cell, self.nanoseconds(op.tsc, r.tsc), start: op.tsc, end: r.tsc)
         } else if flags & CallItem.pending != 0 {
-            self.stream.samples.record(op.cell, self.nanoseconds(op.tsc, r.tsc))
+            self.stream.samples.record(op.cell, self.nanoseconds(op.tsc, r.tsc), start: op.tsc, end: r.tsc)
         }
     }
 

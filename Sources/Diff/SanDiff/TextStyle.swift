@@ -31,6 +31,23 @@ public enum TextCells {
     /// A latency: `812 ns`, `12.345 µs`.
     public static func duration(_ ns: UInt64) -> String { EventFormatter.duration(Int64(clamping: ns)) }
 
+    /// A short duration for axis ticks: `10 ns`, `1 µs`, `2.5 ms`, `1 s` (no trailing zeros).
+    public static func shortDuration(_ ns: Double) -> String {
+        for (scale, unit) in [(1e9, "s"), (1e6, "ms"), (1e3, "µs")] where ns >= scale {
+            return Self.trim(fixed(ns / scale, 2)) + " " + unit
+        }
+        return Self.trim(fixed(ns, 2)) + " ns"
+    }
+
+    /// `2.50` → `2.5`, `10.00` → `10`.
+    static func trim(_ s: String) -> String {
+        guard s.contains(".") else { return s }
+        var t = Substring(s)
+        while t.last == "0" { t = t.dropLast() }
+        if t.last == "." { t = t.dropLast() }
+        return String(t)
+    }
+
     /// A rate in binary units per second: `812 B/s`, `3.2 GiB/s`.
     public static func bytesRate(_ v: Double) -> String {
         let units = ["B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s"]

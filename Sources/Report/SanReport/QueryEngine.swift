@@ -53,6 +53,8 @@ public final class QueryEngine {
     /// True when the events were indexed on the fly for this connection.
     public private(set) var temporaryIndex = false
     public static let onTheFlyLimit: UInt64 = 2_000_000
+    /// The largest trace indexed on the fly by this engine (tests lower it).
+    public var onTheFlyLimit = QueryEngine.onTheFlyLimit
 
     /// Opens `path` (checked like every reader: damaged or foreign files are refused).
     public init(path: String) throws {
@@ -89,7 +91,7 @@ public final class QueryEngine {
             return s
         } catch let e as SQLiteError {
             if !self.hasEvents, Self.namesEventIndex(e.message) {
-                guard autoIndex, self.reader.eventCount <= Self.onTheFlyLimit else {
+                guard autoIndex, self.reader.eventCount <= self.onTheFlyLimit else {
                     throw QueryError.needsEventIndex(path: self.path, events: self.reader.eventCount)
                 }
                 try self.buildTemporaryIndex(progress: progress)
