@@ -62,6 +62,9 @@ public final class QueryEngine {
         self.reader = try TraceReader(path: path)
         self.db = try SQLiteConnection(path: path, readOnly: true)
         self.hasEvents = try self.db.hasTable("events")
+        // First: "When the temp_store setting is changed, all existing temporary tables, indices,
+        // triggers, and views are immediately deleted" (sqlite.org pragma.html#pragma_temp_store).
+        try self.db.execute("PRAGMA temp_store = MEMORY")
         try self.db.execute(QueryViews.base)
         if self.hasEvents { try self.db.execute(QueryViews.overEvents) }
         try self.db.execute("PRAGMA query_only = 1")

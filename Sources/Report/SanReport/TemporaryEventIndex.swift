@@ -18,9 +18,9 @@ enum TemporaryEventIndex {
         """
 
     /// Fills `temp.events` from the trace read by `reader`, through `db` (a connection to the same
-    /// file). Returns the rows written.
+    /// file, with `temp_store = MEMORY` set before any TEMP object: changing it later drops them).
+    /// Returns the rows written.
     static func build(_ reader: TraceReader, into db: SQLiteConnection, progress: ((UInt64) -> Void)?) throws -> UInt64 {
-        try db.execute("PRAGMA temp_store = MEMORY")
         try db.execute(self.table)
         var rows: UInt64 = 0
         try db.execute("BEGIN")
