@@ -25,7 +25,7 @@ let providerLinkerSettings: [LinkerSetting] = [
 
 /// The trace encoder and decoder run per event on one thread per object: dynamic exclusivity
 /// checks on class properties cost them about a quarter of their time (perf, Docs/TraceFormat.md
-/// §Performance), so those two targets turn the checks off.
+/// §9.2), so those two targets turn the checks off.
 let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
 
 let package = Package(
