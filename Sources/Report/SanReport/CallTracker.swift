@@ -31,6 +31,9 @@ public struct FinishedCall: Sendable {
 
 /// What a report does with the tracker's output.
 protocol CallSink {
+    /// Whether finished calls need `previous`, `previousGapTicks` and `inflightOnSocket` (work
+    /// per call that only `top` uses).
+    static var wantsContext: Bool { get }
     mutating func finished(_ c: FinishedCall)
     /// An operation went pending (its LEAVE said WSA_IO_PENDING) or completed.
     mutating func operationStarted(tsc: UInt64, function: FunctionID)
@@ -40,6 +43,7 @@ protocol CallSink {
 }
 
 extension CallSink {
+    static var wantsContext: Bool { false }
     mutating func operationStarted(tsc: UInt64, function: FunctionID) {}
     mutating func operationCompleted(tsc: UInt64, function: FunctionID) {}
     mutating func event(_ r: EventRecord, _ roles: ShapeRoles.Roles) {}
@@ -104,14 +108,15 @@ struct CallTracker {
         let ro = self.roles.roles(r)
         sink.event(r, ro)
         switch r.kind {
-        case .enter: self.enter(r, ro)
+        case .enter: self.enter(r, ro, context: S.wantsContext)
         case .leave: self.leave(r, ro, into: &sink)
         case .completion: self.completion(r, ro, into: &sink)
         case .upcall, .lookup: break
         }
     }
 
-    private mutating func enter(_ r: EventRecord, _ ro: ShapeRoles.Roles) {
+    @inline(__always)
+    private mutating func enter(_ r: EventRecord, _ ro: ShapeRoles.Roles, context: Bool) {
         let t = Int(r.thread)
         if t >= self.stacks.count {
             self.stacks.append(contentsOf: repeatElement([], count: t + 1 - self.stacks.count))
@@ -124,11 +129,15 @@ struct CallTracker {
             bytes = r.value(Int(Self.lengthField[Int(r.function.rawValue)]))
         }
         let socket = ro.socket >= 0 ? r.value(Int(ro.socket)) : 0
-        let (prev, prevTSC) = self.lastCall[t]
-        let open = Open(function: r.function, seq: r.sequence, threadSeq: r.threadSeq, tsc: r.tsc, bytes: bytes, socket: socket,
-                        previous: prev, gap: prev == .none || r.tsc < prevTSC ? 0 : r.tsc - prevTSC,
-                        inflight: socket < UInt64(self.inflight.count) ? self.inflight[Int(socket)] : 0)
-        self.lastCall[t] = (r.function, r.tsc)
+        var open = Open(function: r.function, seq: r.sequence, threadSeq: r.threadSeq, tsc: r.tsc, bytes: bytes, socket: socket,
+                        previous: .none, gap: 0, inflight: 0)
+        if context {
+            let (prev, prevTSC) = self.lastCall[t]
+            open.previous = prev
+            open.gap = prev == .none || r.tsc < prevTSC ? 0 : r.tsc - prevTSC
+            open.inflight = socket < UInt64(self.inflight.count) ? self.inflight[Int(socket)] : 0
+            self.lastCall[t] = (r.function, r.tsc)
+        }
         if self.stacks[t].count < 64 { self.stacks[t].append(open) }
         if ro.startsOperation, self.operations.count < 1 << 20 {
             self.operations.insert(Self.key(r.thread, r.threadSeq), open)

@@ -69,6 +69,7 @@ enum Reports {
     // MARK: top
 
     struct TopSink: MergeableSink {
+        static var wantsContext: Bool { true }
         let limit: Int
         /// The slowest so far, unordered; trimmed to `limit` when it doubles.
         var calls: [(ticks: UInt64, call: FinishedCall)] = []
