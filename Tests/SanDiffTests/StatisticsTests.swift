@@ -128,3 +128,17 @@ struct LCG {
         #expect(SizeClass.range(17) == (65536, 131072))
     }
 }
+
+@Suite struct RadixSortTests {
+    @Test func sortsLikeTheStandardLibrary() {
+        var rng = LCG(seed: 5)
+        for n in [0, 1, 7, 300, 5000, 100_000] {
+            for range in [UInt64(10), 1 << 20, 1 << 40, UInt64.max] {
+                var a = (0..<n).map { _ in (rng.next() << 31 ^ rng.next()) % range }
+                let expected = a.sorted()
+                RadixSort.sort(&a)
+                #expect(a == expected, "n \(n) range \(range)")
+            }
+        }
+    }
+}

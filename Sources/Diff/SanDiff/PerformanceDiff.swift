@@ -98,8 +98,8 @@ public struct PerformanceReport: Sendable {
     mutating func compare(_ a: PerformanceSamples, _ b: PerformanceSamples, endpoint: String) {
         let cells = Set(a.usedCells).union(b.usedCells).sorted()
         for cell in cells {
-            a.latencies[cell].sort()
-            b.latencies[cell].sort()
+            // Sorted already when TraceDiff sorted both sides on two threads.
+            for s in [a, b] where !Self.isSorted(s.latencies[cell]) { RadixSort.sort(&s.latencies[cell]) }
             var row = a.latencies[cell].withUnsafeBufferPointer { pa in
                 b.latencies[cell].withUnsafeBufferPointer { pb in
                     PerformanceRow(endpoint: endpoint, function: FunctionID(UInt16(cell / SizeClass.count)),
@@ -117,6 +117,15 @@ public struct PerformanceReport: Sendable {
             }
             self.rows.append(row)
         }
+    }
+
+    static func isSorted(_ a: [UInt64]) -> Bool {
+        var i = 1
+        while i < a.count {
+            if a[i - 1] > a[i] { return false }
+            i += 1
+        }
+        return true
     }
 
     mutating func finish() {

@@ -83,7 +83,7 @@ public enum TraceDiff {
             semantic.compare(sa, sb, index: p)
             _ = try parallelMap(2) { side in
                 let s = side == 0 ? sa.samples : sb.samples
-                for c in s.usedCells { s.latencies[c].sort() }
+                for c in s.usedCells { RadixSort.sort(&s.latencies[c]) }
             }
             perf.compare(sa.samples, sb.samples, endpoint: pairing.pairs[p].a.name)
         }

@@ -17,7 +17,8 @@ public enum ExportFormat: String, CaseIterable, Sendable {
 /// Writes traces in other tools' formats, one pass per trace, streaming.
 public enum Exporter {
     /// The columns of `csv` and the keys of `jsonl`, in order.
-    public static let eventColumns = ["pid", "seq", "t_ns", "kind", "function", "thread", "thread_seq", "socket", "ov", "ret",
+    public static let eventColumns: [String] = columnKeys.map { "\($0)" }
+    static let columnKeys: [StaticString] = ["pid", "seq", "t_ns", "kind", "function", "thread", "thread_seq", "socket", "ov", "ret",
                                       "status", "error", "bytes", "start_seq", "latency_ns"]
 
     /// Exports every trace of `paths` (a trace set) into `out`; returns the events read.
@@ -44,59 +45,80 @@ public enum Exporter {
     }
 
     /// One row per event: the columns of the `events` table (Docs/TraceFormat.md §8) plus the
-    /// trace's pid, the kind and function by name, and the error by name.
+    /// trace's pid, the kind and function by name, and the error by name. Written straight into
+    /// the output buffer (millions of rows).
     static func rows(_ path: String, csv: Bool, to out: OutputFile, progress: ((UInt64) -> Void)?) throws -> UInt64 {
         let reader = try TraceReader(path: path)
-        let pid = reader.meta["pid"] ?? "0"
+        let pid = reader.meta["pid"].flatMap { Int64($0) } ?? 0
         let roles = ShapeRoles.shared
         var pairing = CallPairing()
         let first = reader.firstTSC
+        let names = Self.functionNames()
+        var errorNames: [Int64: String] = [:]
         var n: UInt64 = 0
         try reader.forEach { r in
             let ro = roles.roles(r)
             let start = pairing.observe(r)
             let fn = r.subjectFunction(ro)
-            var ret = "", status = "", error = "", bytes = "", socket = "", ov = ""
-            if ro.ret >= 0, let t = r.type(Int(ro.ret)) {
-                ret = String(t == .i32 || t == .wsaError ? r.signed(Int(ro.ret)) : Int64(bitPattern: r.value(Int(ro.ret))))
-            }
-            if ro.error >= 0 {
-                let e = r.signed(Int(ro.error))
-                status = String(e)
-                error = e == 0 ? "" : WSAError(Int32(truncatingIfNeeded: e)).name
-            }
-            if ro.bytes >= 0 {
-                bytes = String(r.value(Int(ro.bytes)))
-            } else if ro.buffers >= 0, let b = r.bufferTotals(Int(ro.buffers)) {
-                bytes = String(b.bytes)
-            }
-            if ro.socket >= 0 { socket = String(r.value(Int(ro.socket))) }
-            if ro.overlapped >= 0 { ov = String(r.value(Int(ro.overlapped))) }
-            let values: [(String, String, Bool)] = [  // (key, value, quoted in JSON)
-                ("pid", pid, false), ("seq", String(r.sequence), false),
-                ("t_ns", String(reader.clock.nanoseconds(from: first, to: r.tsc)), false),
-                ("kind", r.kind.description, true), ("function", fn == .none ? "" : fn.name, true),
-                ("thread", String(r.thread), false), ("thread_seq", String(r.threadSeq), false), ("socket", socket, false),
-                ("ov", ov, false), ("ret", ret, false), ("status", status, false), ("error", error, true), ("bytes", bytes, false),
-                ("start_seq", start.map { String($0.sequence) } ?? "", false),
-                ("latency_ns", start.map { String(reader.clock.nanoseconds(from: $0.tsc, to: r.tsc)) } ?? "", false),
-            ]
-            if csv {
-                out.line(values.map(\.1).joined(separator: ","))
-            } else {
-                var o = "{"
-                var firstKey = true
-                for (k, v, q) in values {
-                    if !firstKey { o += "," }
-                    firstKey = false
-                    o += "\"" + k + "\":" + (v.isEmpty ? "null" : (q ? jsonString(v) : v))
+            var key = 0
+            // Opens field `key` (JSON: `"key":`; CSV: a comma before all but the first).
+            func field() {
+                if csv {
+                    if key > 0 { out.byte(44) }
+                } else {
+                    out.write(key == 0 ? "{\"" : ",\"")
+                    out.write(Self.columnKeys[key])
+                    out.write("\":")
                 }
-                out.line(o + "}")
+                key += 1
             }
+            func null() { if !csv { out.write("null") } }
+            func text(_ s: String) {
+                if csv { out.write(s) } else { out.write(jsonString(s)) }
+            }
+            field(); out.write(pid)
+            field(); out.write(r.sequence)
+            field(); out.write(reader.clock.nanoseconds(from: first, to: r.tsc))
+            field(); text(r.kind.description)
+            field(); if fn == .none { null() } else { text(fn.rawValue < 128 ? names[Int(fn.rawValue)] : fn.name) }
+            field(); out.write(UInt64(r.thread))
+            field(); out.write(r.threadSeq)
+            field(); if ro.socket >= 0 { out.write(r.value(Int(ro.socket))) } else { null() }
+            field(); if ro.overlapped >= 0 { out.write(r.value(Int(ro.overlapped))) } else { null() }
+            field()
+            if ro.ret >= 0, let t = r.type(Int(ro.ret)) {
+                out.write(t == .i32 || t == .wsaError ? r.signed(Int(ro.ret)) : Int64(bitPattern: r.value(Int(ro.ret))))
+            } else {
+                null()
+            }
+            let e = ro.error >= 0 ? r.signed(Int(ro.error)) : 0
+            field(); if ro.error >= 0 { out.write(e) } else { null() }
+            field()
+            if e == 0 {
+                null()
+            } else {
+                if errorNames[e] == nil { errorNames[e] = WSAError(Int32(truncatingIfNeeded: e)).name }
+                text(errorNames[e]!)
+            }
+            field()
+            if ro.bytes >= 0 {
+                out.write(r.value(Int(ro.bytes)))
+            } else if ro.buffers >= 0, let b = r.bufferTotals(Int(ro.buffers)) {
+                out.write(b.bytes)
+            } else {
+                null()
+            }
+            field(); if let s = start { out.write(s.sequence) } else { null() }
+            field(); if let s = start { out.write(reader.clock.nanoseconds(from: s.tsc, to: r.tsc)) } else { null() }
+            if !csv { out.byte(125) }  // "}"
+            out.newline()
             n += 1
             if n & 0xFFFF == 0 { progress?(0x10000) }
         }
         progress?(n & 0xFFFF)
         return n
     }
+
+    /// Function names by id (looked up once, not per event).
+    static func functionNames() -> [String] { (0..<128).map { FunctionID(UInt16($0)).name } }
 }

@@ -37,6 +37,54 @@ public final class OutputFile {
         if self.buffer.count >= 1 << 20 { self.flush() }
     }
 
+    /// Appends raw ASCII/UTF-8 bytes of a literal.
+    @inline(__always)
+    public func write(_ s: StaticString) {
+        s.withUTF8Buffer { self.buffer.append(contentsOf: $0) }
+        if self.buffer.count >= 1 << 20 { self.flush() }
+    }
+
+    /// Appends a decimal integer without making a String.
+    @inline(__always)
+    public func write(_ v: Int64) {
+        if v < 0 {
+            self.buffer.append(45)  // "-"
+            self.write(UInt64(v == .min ? UInt64(1) << 63 : UInt64(-v)))
+        } else {
+            self.write(UInt64(v))
+        }
+    }
+
+    @inline(__always)
+    public func write(_ v: UInt64) {
+        if v < 10 {
+            self.buffer.append(48 + UInt8(v))
+            return
+        }
+        var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)  // 20 digits at most, in 32 bytes
+        var n = 0
+        var x = v
+        withUnsafeMutableBytes(of: &digits) { p in
+            while x > 0 {
+                p[n] = 48 + UInt8(x % 10)
+                x /= 10
+                n += 1
+            }
+            for i in stride(from: n - 1, through: 0, by: -1) { self.buffer.append(p[i]) }
+        }
+    }
+
+    /// Appends one byte (a separator).
+    @inline(__always)
+    public func byte(_ b: UInt8) { self.buffer.append(b) }
+
+    /// Ends a line, flushing when the buffer is full.
+    @inline(__always)
+    public func newline() {
+        self.buffer.append(10)
+        if self.buffer.count >= 1 << 20 { self.flush() }
+    }
+
     public func line(_ s: String) {
         self.write(s)
         self.buffer.append(10)
