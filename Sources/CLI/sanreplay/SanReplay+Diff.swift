@@ -8,20 +8,23 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Compare two runs: semantic divergences and performance regressions.",
             discussion: """
-                A is the baseline, B the candidate; each a trace or a trace set (a folder). Endpoints
-                of trace sets are paired by program name and role (listener / connector / both /
-                local), in start order; two single traces are always paired (Docs/Diff.md).
+                A is the baseline, B the candidate; each a trace or a trace set (a folder).
+                Endpoints of trace sets are paired by program name and role (listener /
+                connector / both / local), in start order; two single traces are always
+                paired (Docs/Analysis.md).
 
-                Semantic: per thread, calls are aligned on function and socket after normalizing
-                capture ids (by first appearance per thread and kind), then compared: missing and
-                extra calls, status and error, byte counts, payload checksums (when both traces
-                hold hashes), other arguments, completions and their order. Polls that returned
-                WSA_IO_INCOMPLETE and upcalls are timing-dependent: not divergences.
+                Semantic: per thread, calls are aligned on function and socket after
+                normalizing capture ids (by first appearance per thread and kind), then
+                compared: missing and extra calls, status and error, byte counts, payload
+                checksums (when both traces hold hashes), other arguments, completions and
+                their order. Polls that returned WSA_IO_INCOMPLETE and upcalls are
+                timing-dependent: not divergences.
 
                 Performance: per function and size class, latency (enter → leave; start →
-                completion for overlapped operations) p50/p90/p99/p99.9 and throughput, the change
-                of the median with a Mann–Whitney U test (~ = not significant). A regression is
-                significant at --alpha and slower by more than --threshold percent.
+                completion for overlapped operations) p50/p90/p99/p99.9 and throughput, the
+                change of the median with a Mann–Whitney U test (~ = not significant). A
+                regression is significant at --alpha and slower by more than --threshold
+                percent.
 
                 EXIT CODES
                   0 equal   1 semantic divergence   3 performance regression only
@@ -30,7 +33,7 @@ extension SanReplay {
                 EXAMPLES
                   sanreplay diff run1/client.santrace run2/client.santrace
                   sanreplay diff baseline/ candidate/ --threshold 10 --json > diff.json
-                  sanreplay diff baseline/ candidate/ || echo "exit $? (1 divergence, 3 regression, 4 both)"
+                  sanreplay diff baseline/ candidate/ || echo "exit $?: 1, 3 or 4"
                 """)
 
         @Argument(help: ArgumentHelp("The baseline: a trace or a folder of traces.", valueName: "A"))

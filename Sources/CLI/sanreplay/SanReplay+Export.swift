@@ -8,17 +8,22 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Write a trace (or a trace set) for other tools: Chrome trace JSON, JSON Lines, CSV.",
             discussion: """
-                chrome: Chrome trace-event JSON for ui.perfetto.dev ("Open trace file") and
-                  chrome://tracing: a process per trace, a track per thread, a slice per call, a
-                  flow arrow from each call to its completion, upcalls as instants.
-                jsonl, csv: one record per event with the columns (csv) / keys (jsonl)
-                  \(Exporter.eventColumns.joined(separator: ", "))
-                  (the event index's columns, Docs/TraceFormat.md §8, with names; empty / null when
-                  an event has no such field). Documented and kept stable in Docs/Analysis.md.
+                FORMATS
+                  chrome   Chrome trace-event JSON for the Perfetto UI (ui.perfetto.dev,
+                           "Open trace file") and chrome://tracing: a process per trace, a
+                           track per thread, a slice per call, a flow arrow from each call
+                           to its completion, upcalls and look-ups as instants
+                  jsonl    one JSON object per event
+                  csv      one row per event, with a header line
+                jsonl keys and csv columns, in order (the event index's columns with
+                names; null or empty when an event has no such field; kept stable):
+                  pid seq t_ns kind function thread thread_seq socket ov ret status
+                  error bytes start_seq latency_ns
+                Docs/Analysis.md §3 describes each.
 
                 EXAMPLES
                   sanreplay export run/client.santrace --format chrome -o client.json
-                  sanreplay export run/ --format chrome -o run.json          # every process of the set
+                  sanreplay export run/ --format chrome -o run.json    # every process
                   sanreplay export run/client.santrace --format csv -o - | head
                 """)
 

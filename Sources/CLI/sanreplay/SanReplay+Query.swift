@@ -8,31 +8,41 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Read-only SQL over a trace, or a canned report (top, latency, inflight, errors, leaks).",
             discussion: """
-                QUERY is one SQL statement, or the name of a canned report. The trace is opened
-                read-only; a statement that would write is refused. Views (Docs/TraceFormat.md
-                §8.1) are created for the connection only, nothing is written to the trace:
-                \(QueryViews.catalog.map { "  \($0.0): \($0.1)" }.joined(separator: "\n"))
+                QUERY is one SQL statement, or the name of a canned report. The trace is
+                opened read-only; a statement that would write is refused (exit 64).
 
-                Queries on events, events_named, calls, completions or function_latency need the
-                event index. A trace without it is indexed in memory when it holds at most
-                \(formatCount(QueryEngine.onTheFlyLimit)) events; a larger one needs `sanreplay index TRACE`
-                first (or --index, which runs it).
+                VIEWS (created for the connection only; columns in Docs/TraceFormat.md §8.1)
+                  calls, completions, function_latency     need the event index
+                  function_totals, size_totals             per function (and size class)
+                  registration_lifetimes, socket_lifetimes, connections, function_names
+                  and the trace's tables: events, events_named, meta, sockets, …
+                A trace without the event index is indexed in memory for the query when it
+                holds at most 2 M events; a larger one needs `sanreplay index TRACE` (or
+                --index, which runs it). Filter calls in time with end_ns (indexed).
 
-                Canned reports need no SQL and no index, and read only the segments the filters
-                (--fn, --socket, --thread, --from, --to) select:
-                \(CannedReport.allCases.map { "  \($0.rawValue): \($0.summary)" }.joined(separator: "\n"))
+                CANNED REPORTS (no SQL, no index; --fn, --socket, --thread, --from, --to
+                select the segments read)
+                  top        the slowest calls, with the thread's previous call and the
+                             operations in flight on the socket
+                  latency    percentiles and shape per function and size class
+                  inflight   operations started, completed, outstanding over time
+                  errors     failures per function and error
+                  leaks      registrations never released, sockets never closed
 
                 EXAMPLES
-                  sanreplay query run/c.santrace "select function, calls, avg_ns from function_latency order by avg_ns desc"
-                  sanreplay query run/c.santrace "select * from calls where socket = 1 and t_ns between 1e8 and 1.1e8" --format csv
-                  sanreplay query run/c.santrace "select * from registration_lifetimes where leaked" --json
-                  sanreplay query run/c.santrace latency --fn WSPRdmaWrite
-                  sanreplay query run/c.santrace top --limit 10
-                  sanreplay query run/c.santrace inflight --bins 20 --from 1s --to 2s
+                  sanreplay query c.santrace "select * from function_latency"
+                  sanreplay query c.santrace "select seq, latency_ns from calls
+                      where function = 'WSPRdmaWrite' and end_ns between 1e8 and 2e8"
+                  sanreplay query c.santrace "select * from registration_lifetimes
+                      where leaked" --format csv
+                  sanreplay query c.santrace latency --fn WSPRdmaWrite --json
+                  sanreplay query c.santrace top --limit 10
+                  sanreplay query c.santrace inflight --bins 20 --from 1s --to 2s
                 """)
 
         @OptionGroup var input: TraceInputOptions
-        @Argument(help: ArgumentHelp("One SQL statement, or top, latency, inflight, errors, leaks.", valueName: "QUERY"))
+        @Argument(help: ArgumentHelp("One SQL statement, or top, latency, inflight, errors, leaks.", valueName: "QUERY"),
+                  completion: .list(CannedReport.allCases.map(\.rawValue)))
         var query: String
         @Option(help: "table, csv or json.")
         var format: ResultFormat = .table
@@ -67,7 +77,8 @@ extension SanReplay {
                 o.limit = self.limit
                 o.bins = self.bins
                 o.human = self.resultFormat == .table
-                let bar = ProgressBar(total: reader.eventCount, label: report.rawValue)
+                let total = try reader.candidateSegments(o.filter).reduce(UInt64(0)) { $0 + $1.events }
+                let bar = ProgressBar(total: total, label: report.rawValue)
                 o.progress = bar.callback
                 let table = try report.run(self.input.trace, o)
                 bar.finish()

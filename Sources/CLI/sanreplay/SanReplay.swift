@@ -27,8 +27,8 @@ struct SanReplay: ParsableCommand {
               sanreplay dump run/client.santrace --fn WSPRdmaWrite --from 1s --to 1.5s
               sanreplay stats run/ --json
               sanreplay diff baseline/ candidate/ --threshold 5
-              sanreplay query run/client.santrace "select * from calls where latency_ns > 1e6"
-              sanreplay export run/ --format chrome -o run.json      # open in ui.perfetto.dev
+              sanreplay query run/client.santrace latency
+              sanreplay export run/ --format chrome -o run.json   # for ui.perfetto.dev
               sanreplay report baseline/ candidate/ -o report.html
 
             Shell completion: sanreplay --generate-completion-script bash (or zsh, fish).

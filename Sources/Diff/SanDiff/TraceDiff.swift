@@ -94,7 +94,33 @@ public enum TraceDiff {
             let pair = pairing.pairs[first.endpointIndex]
             report.semantic.firstContext = try self.context(first, pair, around: options.contextEvents)
         }
+        try self.describeArguments(&report.semantic.details, pairing)
         return report
+    }
+
+    /// An `arguments` divergence is found by hash; the listed ones are described by the two
+    /// calls themselves (their ENTERs, formatted like `dump`), read back by sequence.
+    static func describeArguments(_ details: inout [Divergence], _ pairing: EndpointPairing) throws {
+        var readers: [String: TraceReader] = [:]
+        func line(_ path: String, _ seq: UInt64) throws -> String? {
+            let reader = try readers[path] ?? TraceReader(path: path)
+            readers[path] = reader
+            var f = TraceFilter()
+            f.fromSequence = seq
+            f.toSequence = seq
+            let c = try reader.cursor(f)
+            var r = EventRecord()
+            guard try c.next(into: &r) else { return nil }
+            var formatter = EventFormatter(reader: reader)
+            let text = formatter.line(r)
+            // Drop the sequence, time and thread columns: the divergence names them.
+            return text.firstRange(of: "> ").map { String(text[$0.lowerBound...]) } ?? text
+        }
+        for i in details.indices where details[i].kind == .arguments && details[i].endpointIndex < pairing.pairs.count {
+            let pair = pairing.pairs[details[i].endpointIndex]
+            if let s = details[i].seqA, let l = try line(pair.a.path, s) { details[i].a = l }
+            if let s = details[i].seqB, let l = try line(pair.b.path, s) { details[i].b = l }
+        }
     }
 
     /// The events around the first divergence on its thread, in A and in B.
