@@ -98,18 +98,16 @@ import Testing
         let desc = SanRdmaDescriptor(bytes: Hex.decode(try peer.run("reg-rdma 4096 \(peerAccess) 17")))
         let local = try c.register(mem.bytes, access: .readWrite)
         let op = SanOperation()
-        let failure: WSAError?
-        do {
+        let failure = try Self.refusal {
             if write {
                 try c.rdmaWrite([local.buffer(length: 100)], to: desc, operation: op)
             } else {
                 try c.rdmaRead([local.buffer(length: 100)], from: desc, operation: op)
             }
-            failure = try finish(op).error
-        } catch let e as SanSwitchError {
-            failure = e.wsaError
-        }
-        #expect(failure != nil, "an RDMA \(write ? "write to a MEM_READ" : "read from a MEM_WRITE")-only region must fail")
+        } completion: { try finish(op) }
+        #expect(failure.failed, "an RDMA \(write ? "write to a MEM_READ" : "read from a MEM_WRITE")-only region must fail")
+        #expect(failure.completedWithRemoteAccessError,
+                "a refused operation that started completes with WSAECONNABORTED (reference §4.7), not \(failure)")
         #expect(Hex.decode(try peer.run("dump 0 4096")) == [UInt8](repeating: 17, count: 4096), "the peer's memory is unchanged")
         if !write { #expect(mem.read(0, 100) == [UInt8](repeating: 0x77, count: 100), "nothing was read") }
         let aborted = try Self.sendFails(c, local)
@@ -146,20 +144,48 @@ import Testing
         try peer.run("dereg-rdma")
         mem.slice(0, 64).initializeMemory(as: UInt8.self, repeating: 0x99)
         let second = SanOperation()
-        var failure: WSAError?
-        do {
+        let failure = try Self.refusal {
             try c.rdmaWrite([local.buffer(length: 64)], to: desc, operation: second)
-            failure = try finish(second).error
-        } catch let e as SanSwitchError { failure = e.wsaError }
-        withKnownIssue("""
-            tcp completes an RDMA write before the target accepted it: a write through a revoked \
-            descriptor reports success although the target refuses it (the bytes do not land and the \
-            connection is aborted). Lead to decide: completion only after the target's verdict.
-            """, isIntermittent: true) {
-            #expect(failure != nil, "a write through a deregistered descriptor must fail")
-        } when: { name == "tcp" }
+        } completion: { try finish(second) }
+        #expect(failure.failed, "a write through a deregistered descriptor must fail")
+        #expect(failure.completedWithRemoteAccessError,
+                "a refused write that started completes with WSAECONNABORTED (reference §4.7), not \(failure)")
         #expect(Hex.decode(try peer.run("dump 0 64")) == [UInt8](repeating: 0x42, count: 64),
                 "the revoked write did not land")
+        #expect(try Self.sendFails(c, local), "after a remote access error the connection is aborted: later operations fail")
+    }
+
+    /// How an operation the target must refuse ended.
+    enum Refusal: CustomStringConvertible {
+        /// The call itself failed (the provider saw the violation first).
+        case atCall(WSAError?)
+        /// It started and completed with this error (nil: it succeeded).
+        case inCompletion(WSAError?)
+
+        var failed: Bool {
+            switch self {
+            case .atCall: return true
+            case .inCompletion(let e): return e != nil
+            }
+        }
+
+        /// A call-time failure is any error; a completion must carry the remote access error.
+        var completedWithRemoteAccessError: Bool {
+            if case .inCompletion(let e) = self { return e == nil || e == .connectionAborted }
+            return true
+        }
+
+        var description: String {
+            switch self {
+            case .atCall(let e): return "the call failed with \(e.map { "\($0)" } ?? "an error")"
+            case .inCompletion(let e): return "it completed with \(e.map { "\($0)" } ?? "success")"
+            }
+        }
+    }
+
+    static func refusal(_ start: () throws -> Void, completion: () throws -> SanCompletion) throws -> Refusal {
+        do { try start() } catch let e as SanSwitchError { return .atCall(e.wsaError) }
+        return .inCompletion(try completion().error)
     }
 
     /// True when a send on `c` fails to start or completes with an error within 10 s.

@@ -1,6 +1,7 @@
 import CSanABI
 import Glibc
 import SanCore
+import SanProviderTCP
 import Testing
 
 /// Connection setup (reference §4.2): nonblocking and blocking connect, FD_ACCEPT, the condition
@@ -128,10 +129,101 @@ import Testing
                 tcp.table.lpWSPSetSockOpt!(p.client, SOL_SOCKET_WSA, 0x4242, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4, e)
             } }
         }
+        // SO_KEEPALIVE and SO_DONTROUTE reach the kernel socket (found by its local port).
+        var mine = sockaddr_in()
+        var len = Int32(MemoryLayout<sockaddr_in>.size)
+        try call { e in withSockaddr(&mine) { tcp.table.lpWSPGetSockName!(p.client, $0, &len, e) } }
+        let fd = try #require(Self.kernelSocket(localPort: mine.sin_port))
+        for (windows, linux) in [(Int32(0x0008), SO_KEEPALIVE), (0x0010, SO_DONTROUTE)] {
+            for value: Int32 in [1, 0] {
+                var v = value
+                try call { e in withUnsafeBytes(of: &v) {
+                    tcp.table.lpWSPSetSockOpt!(p.client, SOL_SOCKET_WSA, windows, $0.baseAddress!.assumingMemoryBound(to: CChar.self), 4, e)
+                } }
+                var got: Int32 = -1
+                var size = socklen_t(4)
+                #expect(getsockopt(fd, SOL_SOCKET, linux, &got, &size) == 0 && got == value, "option \(linux) = \(value)")
+            }
+            #expect(throws: WSAFailure(.fault)) {
+                try call { tcp.table.lpWSPSetSockOpt!(p.client, SOL_SOCKET_WSA, windows, nil, 0, $0) }
+            }
+        }
         // Unsupported base calls answer as documented.
         var err: Int32 = 0
         #expect(tcp.table.lpWSPDuplicateSocket!(p.client, 1, nil, &err) == -1 && err == WSAEOPNOTSUPP)
         #expect(tcp.table.lpWSPShutdown == nil)
+    }
+
+    /// This process's connected IPv4 TCP socket with that local port (network byte order).
+    static func kernelSocket(localPort: UInt16) -> Int32? {
+        for fd in Int32(3)..<4096 {
+            var a = sockaddr_in(), b = sockaddr_in()
+            var la = socklen_t(MemoryLayout<sockaddr_in>.size), lb = la
+            guard withSockaddr(&a, { getsockname(fd, $0, &la) }) == 0, a.sin_family == sa_family_t(AF_INET),
+                  a.sin_port == localPort, withSockaddr(&b, { getpeername(fd, $0, &lb) }) == 0 else { continue }
+            return fd
+        }
+        return nil
+    }
+
+    /// Wire protocol versions: a HELLO of version 1 is refused with a version-2 REFUSE that says
+    /// why (reason 13) and never reaches WSPAccept.
+    @Test func aPeerOfAnotherVersionIsRefusedByTheListener() throws {
+        let (ls, addr) = try tcp.listener()
+        defer { try? tcp.close(ls) }
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(fd) }
+        var a = addr
+        #expect(withSockaddr(&a) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } == 0)
+        var tv = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var hello = HandshakeMessage(kind: .hello, nonce: Key128(low: 1, high: 2), maxMessageSize: 1 << 20).bytes
+        hello[4] = 1  // version 1
+        #expect(Glibc.send(fd, hello, 32, 0) == 32)
+        var reply = [UInt8](repeating: 0, count: 33)
+        var got = 0
+        while got < 33 {
+            let n = reply.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress! + got, 33 - got, 0) }
+            if n <= 0 { break }
+            got += n
+        }
+        #expect(got == 32, "a 32-byte answer, then the end")
+        let m = try HandshakeMessage.decode(Array(reply.prefix(32))).get()
+        #expect(m.kind == .refuse && m.reason == WireError.unsupportedVersion.rawValue)
+        var err: Int32 = 0
+        #expect(tcp.table.lpWSPAccept!(ls, nil, nil, nil, 0, &err) == sanInvalidSocket && err == WSAEWOULDBLOCK)
+    }
+
+    /// A listener that answers in version 1, or hangs up on our HELLO as a version-1 provider
+    /// does: the connect fails with WSAECONNABORTED (not WSAECONNREFUSED or WSAECONNRESET, after
+    /// which a switch would not fall back to TCP).
+    @Test(arguments: [true, false])
+    func aListenerOfAnotherVersionFailsTheConnect(answers: Bool) throws {
+        let lfd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Glibc.close(lfd) }
+        var addr = loopback(port: 0)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        #expect(withSockaddr(&addr) { Glibc.bind(lfd, $0, len) } == 0 && Glibc.listen(lfd, 1) == 0)
+        #expect(withSockaddr(&addr) { getsockname(lfd, $0, &len) } == 0)
+        let listener = TestThread {
+            let fd = Glibc.accept(lfd, nil, nil)
+            guard fd >= 0 else { return }
+            var hello = [UInt8](repeating: 0, count: 32)
+            _ = hello.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress!, 32, Int32(MSG_WAITALL)) }
+            var accept = HandshakeMessage(kind: .accept, nonce: Key128(low: 3, high: 4), maxMessageSize: 1 << 20).bytes
+            accept[4] = 1
+            if answers {
+                _ = Glibc.send(fd, accept, 32, 0)
+                usleep(200_000)
+            }
+            Glibc.close(fd)
+        }
+        defer { listener.join() }
+        let client = try tcp.socket()
+        defer { try? tcp.close(client) }
+        let target = addr
+        let rc = withDeadline { [tcp] in tcp.connect(client, to: target, event: nil) }
+        #expect(rc == WSAECONNABORTED)
     }
 
     @Test func badCallsGetClearErrors() throws {

@@ -164,4 +164,41 @@ import Testing
         for ov in sends { #expect(try #require(tcp.completion(p.client, ov)).error == 0) }
         #expect(inb.bytes == out.bytes)
     }
+
+    /// A receive side stalled on the early-message budget still notices the peer's end: what is
+    /// behind the waiting message (here the response to an RDMA read) is read, and the read
+    /// completes, without a receive being posted; the messages are delivered afterwards, then
+    /// the orderly end.
+    @Test func aStalledReceiveSideNoticesThePeersEnd() throws {
+        let tcp = LoadedProvider.isolatedCopy(environment: ["SAN_TCP_EARLY_BYTES": "1"])  // raised to SO_MAX_MSG_SIZE
+        let p = try tcp.pair()
+        defer { p.close() }
+        let size = 700_000
+        let out = TestBuffer(pattern: 2 * size, seed: 31), inb = TestBuffer(2 * size)
+        let exposed = TestBuffer(pattern: 4096, seed: 32), sink = TestBuffer(4096)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        let desc = try tcp.registerRdma(p.client, exposed, MEM_READ)
+        let h = try tcp.register(p.server, sink, MEM_WRITE)
+        for i in 0..<2 {
+            let ov = TestOverlapped()
+            #expect(tcp.send(p.client, [out.part(i * size, size)], ov) == WSA_IO_PENDING)
+            #expect(try #require(tcp.completion(p.client, ov)).error == 0)
+        }
+        let read = TestOverlapped()
+        #expect(tcp.rdma(write: false, p.server, [(sink.base, 4096, h)], desc, offset: 0, read) == WSA_IO_PENDING)
+        usleep(100_000)
+        #expect(tcp.result(p.server, read, wait: false).error == WSA_IO_INCOMPLETE, "its response waits behind the message")
+        try tcp.close(p.client)
+        let r = try #require(tcp.completion(p.server, read))
+        #expect(r.error == 0 && r.bytes == 4096 && sink.bytes == exposed.bytes)
+        for i in 0..<2 {
+            let ov = TestOverlapped()
+            let rc = tcp.recv(p.server, [inb.part(i * size, size)], ov)
+            #expect(rc == WSA_IO_PENDING || rc == 0)
+            #expect(try #require(tcp.completion(p.server, ov)).error == 0, "message \(i)")
+        }
+        #expect(inb.bytes == out.bytes)
+        #expect(tcp.recv(p.server, [inb.part(0, 8)], TestOverlapped()) == WSAEDISCON)
+    }
 }

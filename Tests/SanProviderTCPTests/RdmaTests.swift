@@ -143,14 +143,112 @@ import Testing
         #expect(tcp.rdma(write: write, p.client, [(local.base, 16, h)], desc, offset: what == "past the end" ? 4081 : 0,
                          TestOverlapped()) == WSAEFAULT)
         #expect(tcp.send(p.client, [local.part(0, 8)], TestOverlapped()) == WSAECONNABORTED)
-        // The peer learns it too: its pending receive fails.
+        // The peer learns it too: a receive it posts fails — flushed if it was pending when the
+        // ABORT arrived, refused if it came after.
         let inbox = TestBuffer(64)
         _ = try tcp.register(p.server, inbox, MEM_WRITE)
         let ov = TestOverlapped()
         let rc = tcp.recv(p.server, [inbox.part(0, 64)], ov)
-        let error = rc == WSA_IO_PENDING ? try #require(tcp.completion(p.server, ov)).error : rc
-        #expect(error == WSAECONNABORTED)
+        if rc == WSA_IO_PENDING {
+            #expect(try #require(tcp.completion(p.server, ov)).error == WSA_OPERATION_ABORTED)
+        } else {
+            #expect(rc == WSAECONNABORTED)
+        }
         #expect(remote.bytes.allSatisfy { $0 == 0x31 } && local.bytes.allSatisfy { $0 == 0x77 })
+    }
+
+    /// RC semantics: a write completes once the target placed it (its ACK), not when its bytes
+    /// left, and the send queue completes in posting order (a send behind the write waits for
+    /// it). The target's receive side is held up by a message nobody receives yet (the
+    /// early-message budget is spent), so the write cannot be placed until receives are posted.
+    @Test func aWriteCompletesOnlyOnceTheTargetPlacedIt() throws {
+        let tcp = LoadedProvider.isolatedCopy(environment: ["SAN_TCP_EARLY_BYTES": "1"])  // raised to SO_MAX_MSG_SIZE
+        let p = try tcp.pair()
+        defer { p.close() }
+        let target = TestBuffer(4096, fill: 0xAA), source = TestBuffer(pattern: 4096, seed: 4)
+        let desc = try tcp.registerRdma(p.server, target, MEM_WRITE)
+        let h = try tcp.register(p.client, source, MEM_READ)
+        let resume = try Self.holdUpReceiveSide(tcp, p)
+        let write = TestOverlapped(), note = TestOverlapped()
+        #expect(tcp.rdma(write: true, p.client, [(source.base, 4096, h)], desc, offset: 0, write) == WSA_IO_PENDING)
+        #expect(tcp.send(p.client, [source.part(0, 8)], note) == WSA_IO_PENDING)
+        usleep(200_000)
+        #expect(tcp.result(p.client, write, wait: false).error == WSA_IO_INCOMPLETE, "not placed yet, so not complete")
+        #expect(tcp.result(p.client, note, wait: false).error == WSA_IO_INCOMPLETE, "a send behind the write waits for it")
+        #expect(target.bytes.allSatisfy { $0 == 0xAA })
+        // Receives: the messages come in, the write is placed and acknowledged, then the note.
+        try resume()
+        let inb = TestBuffer(8)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        let ov = TestOverlapped()
+        #expect(tcp.recv(p.server, [inb.part(0, 8)], ov) == WSA_IO_PENDING)
+        #expect(try #require(tcp.completion(p.server, ov)).error == 0, "the note")
+        let w = try #require(tcp.completion(p.client, write))
+        #expect(w.error == 0 && w.bytes == 4096)
+        #expect(target.bytes == source.bytes, "complete means placed")
+        #expect(try #require(tcp.completion(p.client, note)).error == 0)
+    }
+
+    /// A write the target refuses fails alone with WSAECONNABORTED (the verbs mapping of a remote
+    /// access error); the write before it was placed and completes; the write after it and every
+    /// other pending operation are flushed with WSA_OPERATION_ABORTED; later calls fail with
+    /// WSAECONNABORTED. Completions come in posting order (upcall mode shows the order).
+    @Test func aRefusedWriteFailsAloneAndTheRestIsFlushed() throws {
+        let tcp = LoadedProvider.isolatedCopy(environment: ["SAN_TCP_EARLY_BYTES": "1"])
+        let p = try tcp.pair()
+        defer { p.close() }
+        let target = TestBuffer(8192, fill: 0xAA), source = TestBuffer(pattern: 4096, seed: 8), inbox = TestBuffer(64)
+        let live = try tcp.registerRdma(p.server, target, MEM_WRITE, offset: 0, length: 4096)
+        let revoked = try tcp.registerRdma(p.server, target, MEM_WRITE, offset: 4096, length: 4096)
+        try tcp.deregisterRdma(p.server, revoked)
+        let h = try tcp.register(p.client, source, MEM_READ)
+        _ = try tcp.register(p.client, inbox, MEM_WRITE)
+        let recv = TestOverlapped(polls: false)
+        #expect(tcp.recv(p.client, [inbox.part(0, 64)], recv) == WSA_IO_PENDING)
+        // All three are posted before the target looks at any of them.
+        let resume = try Self.holdUpReceiveSide(tcp, p)
+        let writes = (0..<3).map { _ in TestOverlapped(polls: false) }
+        #expect(tcp.rdma(write: true, p.client, [(source.base, 2048, h)], live, offset: 0, writes[0]) == WSA_IO_PENDING)
+        #expect(tcp.rdma(write: true, p.client, [(source.base, 16, h)], revoked, offset: 0, writes[1]) == WSA_IO_PENDING)
+        #expect(tcp.rdma(write: true, p.client, [(source.base + 2048, 2048, h)], live, offset: 2048, writes[2])
+                == WSA_IO_PENDING)
+        // A send behind them goes out at once, but the target drops everything after the refused
+        // write: it is flushed too.
+        let send = TestOverlapped(polls: false)
+        #expect(tcp.send(p.client, [source.part(0, 8)], send) == WSA_IO_PENDING)
+        try resume()
+        let results = try writes.map { try #require(tcp.completion(p.client, $0)) }
+        #expect(results[0].error == 0 && results[0].bytes == 2048, "placed before the refusal")
+        #expect(results[1].error == WSAECONNABORTED, "the refused write")
+        #expect(results[2].error == WSA_OPERATION_ABORTED, "flushed")
+        #expect(try #require(tcp.completion(p.client, send)).error == WSA_OPERATION_ABORTED, "flushed")
+        #expect(try #require(tcp.completion(p.client, recv)).error == WSA_OPERATION_ABORTED, "flushed")
+        let order = UpcallLog.completions(try #require(tcp.switchSocket(of: p.client)))
+        #expect(order == [0, WSA_OPERATION_ABORTED, WSAECONNABORTED, WSA_OPERATION_ABORTED, WSA_OPERATION_ABORTED],
+                "the receive is flushed first, then the send queue in posting order")
+        #expect(tcp.send(p.client, [source.part(0, 8)], TestOverlapped()) == WSAECONNABORTED)
+        #expect(target.bytes(0..<2048) == source.bytes(0..<2048))
+        #expect(target.bytes(2048..<8192).allSatisfy { $0 == 0xAA }, "nothing after the refusal landed")
+    }
+
+    /// A read the target refuses (its region was revoked) fails with WSAECONNABORTED; a write
+    /// posted after it is flushed.
+    @Test func aRefusedReadFailsWithConnectionAborted() throws {
+        let tcp = LoadedProvider.isolatedCopy(environment: ["SAN_TCP_EARLY_BYTES": "1"])
+        let p = try tcp.pair()
+        defer { p.close() }
+        let remote = TestBuffer(4096), sink = TestBuffer(4096, fill: 0x55)
+        let desc = try tcp.registerRdma(p.server, remote, MEM_READWRITE)
+        try tcp.deregisterRdma(p.server, desc)
+        let h = try tcp.register(p.client, sink, MEM_READWRITE)
+        let resume = try Self.holdUpReceiveSide(tcp, p)
+        let read = TestOverlapped(), write = TestOverlapped()
+        #expect(tcp.rdma(write: false, p.client, [(sink.base, 64, h)], desc, offset: 0, read) == WSA_IO_PENDING)
+        #expect(tcp.rdma(write: true, p.client, [(sink.base, 64, h)], desc, offset: 0, write) == WSA_IO_PENDING)
+        try resume()
+        #expect(try #require(tcp.completion(p.client, read)).error == WSAECONNABORTED)
+        #expect(try #require(tcp.completion(p.client, write)).error == WSA_OPERATION_ABORTED)
+        #expect(sink.bytes.allSatisfy { $0 == 0x55 })
     }
 
     @Test func localRegistrationsAreCountedAndPinned() throws {
@@ -193,6 +291,31 @@ import Testing
         #expect(throws: WSAFailure(WSAEINVAL)) { try tcp.deregisterRdma(p.server, desc) }
         try tcp.deregisterRdma(p.server, straddling)
         #expect(tcp.deregisterMemory(p.client, outside, &err) == 0)
+    }
+
+    /// Holds up the server's receive side with two 700 KB messages from the client, the second
+    /// beyond the early-message budget of an `isolatedCopy` with `SAN_TCP_EARLY_BYTES=1` (raised
+    /// to SO_MAX_MSG_SIZE): frames the client sends next wait, unread, until the returned closure
+    /// posted the two receives (and checked the messages).
+    static func holdUpReceiveSide(_ tcp: LoadedProvider, _ p: Pair) throws -> () throws -> Void {
+        let size = 700_000
+        let out = TestBuffer(pattern: 2 * size, seed: 9), inb = TestBuffer(2 * size)
+        _ = try tcp.register(p.client, out, MEM_READ)
+        _ = try tcp.register(p.server, inb, MEM_WRITE)
+        for i in 0..<2 {
+            let ov = TestOverlapped()
+            #expect(tcp.send(p.client, [out.part(i * size, size)], ov) == WSA_IO_PENDING)
+            #expect(try #require(tcp.completion(p.client, ov)).error == 0, "handed to the kernel")
+        }
+        return { () throws -> Void in
+            for i in 0..<2 {
+                let ov = TestOverlapped()
+                let rc = tcp.recv(p.server, [inb.part(i * size, size)], ov)
+                #expect(rc == WSA_IO_PENDING || rc == 0)
+                #expect(try #require(tcp.completion(p.server, ov)).error == 0, "message \(i)")
+            }
+            #expect(inb.bytes == out.bytes)
+        }
     }
 
     /// A send from client to server whose arrival proves everything sent before it arrived.

@@ -6,9 +6,10 @@ import Testing
 
 /// Issue item 5: RDMA descriptors are capabilities. A raw TCP peer completes a legitimate
 /// handshake with a provider listener, sends one bad frame, and the test checks that (a) the
-/// connection is aborted (ABORT with the reason, then the end of stream, and the provider side's
-/// pending receive fails), (b) the target memory around and inside the region is unchanged, and
-/// (c) a second, legitimate connection to the same provider still works.
+/// connection is aborted (ABORT with the reason naming the refused request, then the end of
+/// stream, and the provider side's pending receive is flushed), (b) the target memory around and
+/// inside the region is unchanged, and (c) a second, legitimate connection to the same provider
+/// still works.
 @Suite struct SecurityTests {
     let tcp = LoadedProvider.tcp
     static let fill: UInt8 = 0x5A
@@ -16,7 +17,20 @@ import Testing
     enum Attack: String, CaseIterable, Sendable {
         case badKey, outOfBounds, overflowingOffset, writeWithoutWriteAccess, readWithoutReadAccess
         case revokedDescriptor, otherConnectionsDescriptor, otherConnectionsRegion, oversizedWrite, oversizedSend
-        case badDescriptorVersion, reservedBits, unknownType, garbage, unexpectedReadResponse, truncatedFrame
+        case badDescriptorVersion, reservedBits, unknownType, garbage, unexpectedReadResponse, unexpectedAck
+        case truncatedFrame
+    }
+
+    /// What the provider's ABORT must say: the reason, and the refused request when there is one.
+    struct Verdict {
+        let reason: WireError
+        var refused: RefusedFrame?
+        init(_ reason: WireError, write id: UInt64? = nil, read tag: UInt64? = nil) {
+            self.reason = reason
+            if let id { self.refused = RefusedFrame(type: .rdmaWrite, id: id) }
+            if let tag { self.refused = RefusedFrame(type: .readRequest, id: tag) }
+        }
+        var frame: Frame { .abort(reason: self.reason.rawValue, refused: self.refused) }
     }
 
     /// A target region in the middle of three pages, so writes around it are visible.
@@ -50,11 +64,16 @@ import Testing
         // (a) refused and aborted.
         if let expected {
             let (reply, _) = try session.peer.readFrame()
-            #expect(reply == .abort(reason: expected.rawValue), "\(attack): provider answered \(reply)")
+            #expect(reply == expected.frame, "\(attack): provider answered \(reply)")
             #expect(session.peer.sawEnd(), "\(attack): connection not closed")
         }
+        // The pending receive is flushed (the verbs mapping: the QP went to the error state);
+        // a later call fails with WSAECONNABORTED.
         let r = try #require(tcp.completion(session.server, pending))
-        #expect(r.error == (attack == .truncatedFrame ? WSAECONNRESET : WSAECONNABORTED), "\(attack): \(WSAError(r.error))")
+        #expect(r.error == (attack == .truncatedFrame ? WSAECONNRESET : WSA_OPERATION_ABORTED), "\(attack): \(WSAError(r.error))")
+        if attack != .truncatedFrame {
+            #expect(tcp.recv(session.server, [inbox.part(0, 64)], TestOverlapped()) == WSAECONNABORTED)
+        }
         // (b) nothing written, inside or around the region.
         #expect(target.untouched, "\(attack): target memory changed")
         // (c) the provider still serves a legitimate connection.
@@ -73,6 +92,8 @@ import Testing
         session.peer.send(Frame.readRequest(RdmaRequest(descriptor: target.descriptor, offset: 3990, length: 106), tag: 77).bytes)
         let (reply, data) = try session.peer.readFrame()
         #expect(reply == .readResponse(tag: 77, length: 106))
+        // The write was acknowledged, before the response (it came first).
+        #expect(session.peer.acknowledged == 1)
         #expect(data == [UInt8](repeating: Self.fill, count: 6) + payload)
         #expect(target.memory.bytes(4096 + 3996..<8192) == payload)
         #expect(target.memory.bytes(0..<(4096 + 3996)).allSatisfy { $0 == Self.fill })
@@ -97,16 +118,17 @@ import Testing
         let probe = try Target(tcp, session.server, access: MEM_READ)
         session.peer.send(Frame.readRequest(RdmaRequest(descriptor: probe.descriptor, offset: 0, length: 1), tag: 1).bytes)
         _ = try session.peer.readFrame()
+        #expect(session.peer.acknowledged == 1)
         #expect(target.memory.bytes(4096..<4100) == [9, 9, 9, 9])
         try tcp.deregisterRdma(session.server, target.bytes)
         target.memory.fill(Self.fill)
         session.peer.send(Frame.rdmaWrite(RdmaRequest(descriptor: target.descriptor, offset: 0, length: 4)).bytes + [7, 7, 7, 7])
         let (reply, _) = try session.peer.readFrame()
-        #expect(reply == .abort(reason: WireError.unknownRegion.rawValue))
+        #expect(reply == .abort(reason: WireError.unknownRegion.rawValue, refused: RefusedFrame(type: .rdmaWrite, id: 2)))
         #expect(target.untouched)
     }
 
-    private func frame(for attack: Attack, _ target: Target, _ session: RawSession) throws -> ([UInt8], WireError?) {
+    private func frame(for attack: Attack, _ target: Target, _ session: RawSession) throws -> ([UInt8], Verdict?) {
         var d = target.descriptor
         let write = { (d: RdmaDescriptor, offset: UInt64, length: UInt32) -> [UInt8] in
             Frame.rdmaWrite(RdmaRequest(descriptor: d, offset: offset, length: length)).bytes
@@ -115,18 +137,19 @@ import Testing
         switch attack {
         case .badKey:
             d.key.low ^= 1
-            return (write(d, 0, 16), .badKey)
+            return (write(d, 0, 16), Verdict(.badKey, write: 1))
         case .outOfBounds:
-            return (write(d, 4000, 200), .outOfBounds)
+            return (write(d, 4000, 200), Verdict(.outOfBounds, write: 1))
         case .overflowingOffset:
-            return (write(d, UInt64.max - 8, 64), .outOfBounds)
+            return (write(d, UInt64.max - 8, 64), Verdict(.outOfBounds, write: 1))
         case .writeWithoutWriteAccess:
-            return (write(d, 0, 16), .accessDenied)
+            return (write(d, 0, 16), Verdict(.accessDenied, write: 1))
         case .readWithoutReadAccess:
-            return (Frame.readRequest(RdmaRequest(descriptor: d, offset: 0, length: 16), tag: 1).bytes, .accessDenied)
+            return (Frame.readRequest(RdmaRequest(descriptor: d, offset: 0, length: 16), tag: 5).bytes,
+                    Verdict(.accessDenied, read: 5))
         case .revokedDescriptor:
             try tcp.deregisterRdma(session.server, target.bytes)
-            return (write(d, 0, 16), .unknownRegion)
+            return (write(d, 0, 16), Verdict(.unknownRegion, write: 1))
         case .otherConnectionsDescriptor, .otherConnectionsRegion:
             let other = try tcp.pair()
             defer { other.close() }
@@ -134,26 +157,31 @@ import Testing
             var fd = foreign.descriptor
             if attack == .otherConnectionsRegion { fd.connection = session.peer.connectionId }
             #expect(foreign.untouched)
-            return (write(fd, 0, 16), attack == .otherConnectionsRegion ? .unknownRegion : .wrongConnection)
+            return (write(fd, 0, 16), Verdict(attack == .otherConnectionsRegion ? .unknownRegion : .wrongConnection, write: 1))
         case .oversizedWrite:
-            return (Frame.rdmaWrite(RdmaRequest(descriptor: d, offset: 0, length: (1 << 30) + 1)).bytes, .tooLong)
+            return (Frame.rdmaWrite(RdmaRequest(descriptor: d, offset: 0, length: (1 << 30) + 1)).bytes,
+                    Verdict(.tooLong, write: 1))
         case .oversizedSend:
-            return (Frame.send(length: (1 << 20) + 1).bytes, .tooLong)
+            return (Frame.send(length: (1 << 20) + 1).bytes, Verdict(.tooLong))
         case .badDescriptorVersion:
             var bytes = write(d, 0, 16)
             bytes[Frame.headerSize + 4] = 2
-            return (bytes, .badDescriptor)
+            return (bytes, Verdict(.badDescriptor))
         case .reservedBits:
             var bytes = write(d, 0, 16)
             bytes[1] = 0x80
-            return (bytes, .malformed)
+            return (bytes, Verdict(.malformed))
         case .unknownType:
-            return ([0x77] + [UInt8](repeating: 0, count: 15), .unknownType)
+            return ([0x77] + [UInt8](repeating: 0, count: 15), Verdict(.unknownType))
         case .garbage:
             var rng = SystemRandomNumberGenerator()
-            return ([0xFF] + (0..<200).map { _ in UInt8.random(in: 0...255, using: &rng) }, .unknownType)
+            return ([0xFF] + (0..<200).map { _ in UInt8.random(in: 0...255, using: &rng) }, Verdict(.unknownType))
         case .unexpectedReadResponse:
-            return (Frame.readResponse(tag: 0xDEAD, length: 8).bytes + [UInt8](repeating: 1, count: 8), .unexpectedResponse)
+            return (Frame.readResponse(tag: 0xDEAD, length: 8).bytes + [UInt8](repeating: 1, count: 8),
+                    Verdict(.unexpectedResponse))
+        case .unexpectedAck:
+            // The provider sent no RDMA write: an acknowledgement of one is a lie.
+            return (Frame.ack(placed: 1).bytes, Verdict(.unexpectedAck))
         case .truncatedFrame:
             return (Array(write(d, 0, 16).prefix(40)), nil)
         }

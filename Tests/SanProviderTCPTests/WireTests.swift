@@ -41,7 +41,10 @@ import Testing
         let request = RdmaRequest(descriptor: Self.descriptor, offset: 12, length: 100)
         let frames: [Frame] = [
             .send(length: 0), .send(length: 1 << 20), .rdmaWrite(request), .readRequest(request, tag: 99),
-            .readResponse(tag: 99, length: 100), .close, .abort(reason: WireError.badKey.rawValue),
+            .readResponse(tag: 99, length: 100), .close, .abort(reason: WireError.badKey.rawValue, refused: nil),
+            .abort(reason: WireError.unknownRegion.rawValue, refused: RefusedFrame(type: .rdmaWrite, id: 3)),
+            .abort(reason: WireError.accessDenied.rawValue, refused: RefusedFrame(type: .readRequest, id: 1 << 40)),
+            .ack(placed: 1), .ack(placed: UInt64.max),
         ]
         for f in frames {
             let bytes = f.bytes
@@ -51,6 +54,11 @@ import Testing
         }
         #expect(Frame.maxPrologueSize == 88)
         #expect(Frame.rdmaWrite(request).bytes.count == 80)
+        // ACK: the count in the tag field, nothing else; ABORT: the refused type after the reason.
+        #expect(Frame.ack(placed: 0x0102).bytes == [7, 0, 0, 0, 0, 0, 0, 0, 2, 1, 0, 0, 0, 0, 0, 0])
+        let abort = Frame.abort(reason: 5, refused: RefusedFrame(type: .rdmaWrite, id: 9)).bytes
+        #expect(abort.count == 24 && abort[0] == 6 && abort[8] == 9 && abort[16] == 5 && abort[20] == 2)
+        #expect(Array(abort[21..<24]) == [0, 0, 0])
     }
 
     @Test func framesRejectReservedFieldsAndStrayTags() {
@@ -67,10 +75,16 @@ import Testing
         #expect(rejected(.close) { $0[4] = 1 } == .malformed)  // data on a close
         #expect(rejected(.readRequest(request, tag: 1)) { $0[4] = 1 } == .malformed)  // data on a request
         #expect(rejected(.readRequest(request, tag: 1)) { $0[87] = 1 } == .malformed)  // reserved after length
-        #expect(rejected(.abort(reason: 1)) { $0[23] = 1 } == .malformed)
+        #expect(rejected(.abort(reason: 1, refused: nil)) { $0[23] = 1 } == .malformed)  // reserved after the type
+        #expect(rejected(.abort(reason: 1, refused: nil)) { $0[20] = 99 } == .malformed)  // no such frame type
+        #expect(rejected(.abort(reason: 1, refused: nil)) { $0[8] = 1 } == .malformed)  // an id without a type
+        #expect(rejected(.abort(reason: 1, refused: nil)) { $0[4] = 1 } == .malformed)  // data
+        #expect(rejected(.ack(placed: 1)) { $0[4] = 1 } == .malformed)  // data on an ACK
+        #expect(rejected(.ack(placed: 1)) { $0[8] = 0 } == .malformed)  // acknowledges nothing
+        #expect(rejected(.ack(placed: 1)) { $0[1] = 1 } == .malformed)  // flags
         #expect(rejected(.rdmaWrite(request)) { $0[16] = 0 } == .badDescriptor)  // magic inside
         #expect(rejected(.send(length: 1)) { $0[0] = 0 } == .unknownType)
-        #expect(rejected(.send(length: 1)) { $0[0] = 7 } == .unknownType)
+        #expect(rejected(.send(length: 1)) { $0[0] = 8 } == .unknownType)
         #expect(rejected(.send(length: 1)) { $0.removeLast() } == .malformed)  // truncated prologue
     }
 
@@ -78,12 +92,27 @@ import Testing
         let m = HandshakeMessage(kind: .hello, nonce: Key128(low: 7, high: 8), maxMessageSize: 65536)
         let bytes = m.bytes
         #expect(bytes.count == 32 && Array(bytes[0..<4]) == Array("SANT".utf8))
+        #expect(bytes[4] == 2 && bytes[5] == 0, "version 2")
         #expect(try HandshakeMessage.decode(bytes).get() == m)
-        for i in [0, 4, 6, 28] {
+        for i in [0, 6, 28] {
             var b = bytes
             b[i] ^= 0x40
-            #expect((try? HandshakeMessage.decode(b).get()) == nil, "byte \(i)")
+            #expect(HandshakeMessage.decode(b) == .failure(.malformed), "byte \(i)")
         }
+        // Another version is told apart from garbage, and which one it is can be read.
+        var v1 = bytes
+        v1[4] = 1
+        #expect(HandshakeMessage.decode(v1) == .failure(.unsupportedVersion))
+        #expect(HandshakeMessage.peek(v1)! == (1, 1))
+        #expect(HandshakeMessage.peek([UInt8](repeating: 0, count: 32)) == nil)
+        // A REFUSE says why; no other kind carries a reason.
+        let refuse = HandshakeMessage(kind: .refuse, nonce: .zero, maxMessageSize: 1024,
+                                      reason: WireError.unsupportedVersion.rawValue)
+        #expect(refuse.bytes[28] == 13)
+        #expect(try HandshakeMessage.decode(refuse.bytes).get().reason == 13)
+        var helloWithReason = bytes
+        helloWithReason[28] = 13
+        #expect(HandshakeMessage.decode(helloWithReason) == .failure(.malformed))
     }
 
     @Test func boundsNeverOverflow() {

@@ -6,6 +6,11 @@
  *   RDMA write bandwidth: WSPRdmaWrite of 1 MiB blocks (a window of 8 outstanding) into a
  *                     registered 1 MiB region, ended by a "done" send that the target answers
  *                     (so every byte is in target memory) vs write(1 MiB) / read into 1 MiB.
+ *   Idle target:      the target application waits for an 8-byte "go" message
+ *                     (WSPGetOverlappedResult, fWait TRUE), then calls nothing for 3 ms; the
+ *                     initiator sends "go" and at once RDMA-reads (or writes) 8 bytes and waits
+ *                     for the completion. Served without the target application: the time is
+ *                     what the provider's progress thread adds once the waiter let go.
  *
  * Each measurement runs --repeats times, alternating provider and raw TCP; the medians are
  * printed. Uses only the CSanABI headers (a C switch in miniature, like Tests/CHarness/san_smoke.c).
@@ -68,6 +73,7 @@ typedef struct {
     LPFN_WSPREGISTERMEMORY reg;
     LPFN_WSPREGISTERRDMAMEMORY reg_rdma;
     LPFN_WSPRDMAWRITE rdma_write;
+    LPFN_WSPRDMAREAD rdma_read;
     WSAPROTOCOL_INFOW info;
 } prov_t;
 
@@ -101,6 +107,7 @@ static void load(prov_t *p, const char *path) {
     p->reg = extension(p, (GUID)WSAID_REGISTERMEMORY);
     p->reg_rdma = extension(p, (GUID)WSAID_REGISTERRDMAMEMORY);
     p->rdma_write = extension(p, (GUID)WSAID_RDMAWRITE);
+    p->rdma_read = extension(p, (GUID)WSAID_RDMAREAD);
 }
 
 static void ov_init(WSAOVERLAPPED *ov) { memset(ov, 0, sizeof *ov); ov->hEvent = (HANDLE)(uintptr_t)1; }
@@ -240,8 +247,55 @@ static double san_bandwidth(prov_t *p, SOCKET s, char *src, HANDLE h, const unsi
     return (double)blocks * BLOCK / (now_s() - t0) / 1e9;
 }
 
+/* One 8-byte RDMA read or write of the target's region, waited for; its time in µs. */
+static double san_rdma8(prov_t *p, SOCKET s, char *local, HANDLE h, const unsigned char *desc, DWORD dlen, int write) {
+    WSAOVERLAPPED ov;
+    WSABUFEX b = {8, local, h};
+    DWORD n = 0;
+    int err = 0;
+    ov_init(&ov);
+    double t0 = now_s();
+    int rc = write ? p->rdma_write(s, &b, 1, (void *)desc, dlen, 64, &n, 0, &ov, NULL, NULL, &err)
+                   : p->rdma_read(s, &b, 1, (void *)desc, dlen, 64, &n, 0, &ov, NULL, NULL, &err);
+    if (rc != 0 && err != WSA_IO_PENDING) DIE("%s: %d", write ? "WSPRdmaWrite" : "WSPRdmaRead", err);
+    ov_wait(p, s, &ov);
+    return (now_s() - t0) * 1e6;
+}
+
 static int cmp_double(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return (x > y) - (x < y); }
 static double median(double *v, int n) { qsort(v, (size_t)n, sizeof *v, cmp_double); return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2; }
+
+#define IDLE_US 3000
+/* The idle-target measurement (see the top): the client's medians of the first RDMA read and
+ * the first RDMA write after "go" (alternating which goes first), in µs. */
+static void san_idle(prov_t *p, SOCKET s, char *local, HANDLE h, const unsigned char *desc, DWORD dlen, char *out,
+                     char *in, int client, int iters, double *read_us, double *write_us) {
+    WSAOVERLAPPED rov, sov;
+    double *reads = calloc((size_t)iters, sizeof *reads), *writes = calloc((size_t)iters, sizeof *writes);
+    int nr = 0, nw = 0;
+    for (int i = 0; i < iters; i++) {
+        if (client) {
+            post_send(p, s, out, 8, &sov);
+            int write_first = i & 1;
+            double first = san_rdma8(p, s, local, h, desc, dlen, write_first);
+            (void)san_rdma8(p, s, local, h, desc, dlen, !write_first);
+            if (write_first) writes[nw++] = first; else reads[nr++] = first;
+            ov_wait(p, s, &sov);
+            post_recv(p, s, in, 8, &rov); /* "next": the target is about to wait again */
+            ov_wait(p, s, &rov);
+        } else {
+            post_recv(p, s, in, 8, &rov);
+            ov_wait(p, s, &rov);
+            usleep(IDLE_US);
+            post_send(p, s, out, 8, &sov);
+            ov_wait(p, s, &sov);
+        }
+    }
+    *read_us = nr ? median(reads, nr) : 0;
+    *write_us = nw ? median(writes, nw) : 0;
+    free(reads);
+    free(writes);
+}
 
 int main(int argc, char **argv) {
     if (argc < 2) DIE("usage: tcp_bench PROVIDER.so [iterations] [repeats] [mib]");
@@ -249,7 +303,8 @@ int main(int argc, char **argv) {
     int iters = argc > 2 ? atoi(argv[2]) : 20000;
     int repeats = argc > 3 ? atoi(argv[3]) : 7;
     int mib = argc > 4 ? atoi(argv[4]) : 1024;
-    /* Optional fifth argument: run only "san-ping", "raw-ping", "san-bw" or "raw-bw" (profiling). */
+    /* Optional fifth argument: run only "san-ping", "raw-ping", "san-bw", "raw-bw" or "san-idle"
+     * (profiling). */
     const char *only = argc > 5 ? argv[5] : "";
     if (iters <= 0 || repeats <= 0 || repeats > 100 || mib <= 0) DIE("bad arguments");
 
@@ -300,7 +355,7 @@ int main(int argc, char **argv) {
     DWORD dlen = sizeof desc;
     WSAOVERLAPPED ov, ov2;
     if (!client) {
-        if (p.reg_rdma(s, buf, BLOCK, MEM_WRITE, desc, &dlen, &err) != 0) DIE("register rdma: %d", err);
+        if (p.reg_rdma(s, buf, BLOCK, MEM_READWRITE, desc, &dlen, &err) != 0) DIE("register rdma: %d", err);
         memcpy(out, &dlen, 4);
         memcpy(out + 4, desc, dlen);
         post_send(&p, s, out, 4 + dlen, &ov);
@@ -317,11 +372,13 @@ int main(int argc, char **argv) {
     if (RUN("san-ping")) san_pingpong(&p, s, out, in, client, 1000);
     if (RUN("raw-ping")) raw_pingpong(raw, client, 1000);
     double lat_san[100] = {0}, lat_raw[100] = {0}, bw_san[100] = {0}, bw_raw[100] = {0};
+    double idle_read[100] = {0}, idle_write[100] = {0};
     for (int r = 0; r < repeats; r++) {
         if (RUN("san-ping")) lat_san[r] = san_pingpong(&p, s, out, in, client, iters);
         if (RUN("raw-ping")) lat_raw[r] = raw_pingpong(raw, client, iters);
         if (RUN("san-bw")) bw_san[r] = san_bandwidth(&p, s, buf, hbuf, desc, dlen, out, in, client, mib);
         if (RUN("raw-bw")) bw_raw[r] = raw_bandwidth(raw, buf, client, mib);
+        if (RUN("san-idle")) san_idle(&p, s, buf, hbuf, desc, dlen, out, in, client, 40, &idle_read[r], &idle_write[r]);
     }
     if (client) {
         double ls = median(lat_san, repeats), lr = median(lat_raw, repeats);
@@ -329,6 +386,8 @@ int main(int argc, char **argv) {
         printf("tcp_bench: %s, %d repeats (medians)\n", path, repeats);
         printf("  8-byte ping-pong round trip: provider %.2f us, raw TCP %.2f us, ratio %.2f (target <= 1.5)\n", ls, lr, ls / lr);
         printf("  1 MiB RDMA write bandwidth:  provider %.2f GB/s, raw TCP %.2f GB/s, ratio %.2f (target >= 0.8)\n", bs, br, bs / br);
+        printf("  idle target (%d ms without calls after its wait): first 8-byte RDMA read %.1f us, first 8-byte "
+               "RDMA write %.1f us\n", IDLE_US / 1000, median(idle_read, repeats), median(idle_write, repeats));
         fflush(stdout);
         return 0;
     }

@@ -56,13 +56,24 @@ final class RawPeer: @unchecked Sendable {
         return out
     }
 
-    /// The next frame prologue the provider sent, with its data.
-    func readFrame() throws -> (Frame, [UInt8]) {
-        let head = try self.read(exactly: Frame.headerSize)
-        let type = try #require(FrameType(rawValue: head[0]))
-        let rest = try self.read(exactly: type.extensionSize)
-        let frame = try Frame.decode(head + rest).get()
-        return (frame, try self.read(exactly: Int(frame.dataLength)))
+    /// The highest ACK the provider sent so far (RDMA writes it placed).
+    private(set) var acknowledged: UInt64 = 0
+
+    /// The next frame prologue the provider sent, with its data; ACK frames are noted in
+    /// `acknowledged` and skipped unless `acks` is true.
+    func readFrame(acks: Bool = false) throws -> (Frame, [UInt8]) {
+        while true {
+            let head = try self.read(exactly: Frame.headerSize)
+            let type = try #require(FrameType(rawValue: head[0]))
+            let rest = try self.read(exactly: type.extensionSize)
+            let frame = try Frame.decode(head + rest).get()
+            let data = try self.read(exactly: Int(frame.dataLength))
+            if case .ack(let placed) = frame {
+                self.acknowledged = placed
+                if !acks { continue }
+            }
+            return (frame, data)
+        }
     }
 
     /// True when the provider closed the connection (end of stream or reset) within 5 s,

@@ -18,6 +18,13 @@ struct TCPConfig: Sendable {
     /// Whether WSPGetOverlappedResult(fWait: TRUE) reads the connection itself instead of
     /// sleeping until the progress thread completes the operation (`SAN_TCP_WAITER_RECEIVE`, 1/0).
     var waiterReceives = true
+    /// How long a waiter's lease on the receive side lasts after its operation completed
+    /// (`SAN_TCP_WAITER_LEASE_US`, 0 … 100000 µs; 0: none, the progress thread watches the
+    /// socket again at once). Only a waiter that came back within this time of the last one
+    /// takes a lease, so an application that waits again right away (a ping-pong) keeps it and
+    /// one that goes away does not hold up the peer's requests. The progress thread checks it
+    /// about once per lease, so shorter leases cost wake-ups.
+    var leaseNanoseconds: UInt64 = 1_000_000
     /// Size of each connection's receive staging buffer (frame headers and small payloads).
     var stagingBytes = 64 << 10
 
@@ -28,6 +35,7 @@ struct TCPConfig: Sendable {
         if let v = Self.integer("SAN_TCP_EARLY_BYTES", in: 0...(1 << 30)) { c.earlyBytes = v }
         if let v = Self.integer("SAN_TCP_CONNECT_TIMEOUT_MS", in: 1...3_600_000) { c.connectTimeoutMilliseconds = v }
         if let v = Self.integer("SAN_TCP_WAITER_RECEIVE", in: 0...1) { c.waiterReceives = v == 1 }
+        if let v = Self.integer("SAN_TCP_WAITER_LEASE_US", in: 0...100_000) { c.leaseNanoseconds = UInt64(v) * 1000 }
         c.earlyBytes = max(c.earlyBytes, Int(c.maxMessageSize))
         return c
     }
@@ -36,10 +44,18 @@ struct TCPConfig: Sendable {
         guard let raw = getenv(name) else { return nil }
         let text = String(cString: raw)
         guard let v = Int(text), range.contains(v) else {
-            let line = "libsan_tcp: ignoring \(name)=\(text): expected an integer in \(range)\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
+            TCPLog.line("ignoring \(name)=\(text): expected an integer in \(range)")
             return nil
         }
         return v
+    }
+}
+
+/// One line on stderr, for what the application cannot learn otherwise (a knob ignored, a peer
+/// of another protocol version refused).
+enum TCPLog {
+    static func line(_ text: String) {
+        let bytes = Array("libsan_tcp: \(text)\n".utf8)
+        bytes.withUnsafeBytes { _ = write(2, $0.baseAddress, $0.count) }
     }
 }

@@ -70,7 +70,13 @@ final class Connector: PollTarget {
             switch got {
             case .done(let n): count += n
             case .wouldBlock: return
-            case .endOfStream: return self.finish(.connectionReset)
+            case .endOfStream:
+                // No answer at all. A listener of wire protocol version 1 hangs up like this on
+                // our HELLO; WSAECONNABORTED lets a switch fall back to TCP.
+                let who = (try? Sys.name(self.fd.raw, peer: true).get()).map { Sys.describe(address: $0) } ?? "the listener"
+                TCPLog.line("\(who) closed the connection during the handshake without answering (a listener of "
+                    + "wire protocol version 1 does so when it gets a HELLO of version \(HandshakeMessage.version))")
+                return self.finish(.connectionAborted)
             case .failed(let e): return self.finish(sanWSAError(errno: e))
             }
             guard count == HandshakeMessage.size else {
@@ -79,12 +85,31 @@ final class Connector: PollTarget {
             }
             switch HandshakeMessage.decode(buffer) {
             case .success(let m) where m.kind == .accept: self.establish(m)
-            case .success(let m) where m.kind == .refuse: self.finish(.connectionRefused)
+            case .success(let m) where m.kind == .refuse && m.reason == 0: self.finish(.connectionRefused)
+            case .success(let m) where m.kind == .refuse:
+                // The listener does not speak our version: not a refusal by its application, so
+                // not WSAECONNREFUSED (after which a switch would not fall back to TCP).
+                self.versionMismatch(HandshakeMessage.version, refused: true)
+            case .failure(.unsupportedVersion):
+                self.versionMismatch(HandshakeMessage.peek(buffer)?.version ?? 0,
+                                     refused: HandshakeMessage.peek(buffer)?.kind == HandshakeMessage.Kind.refuse.rawValue)
             default: self.finish(.connectionAborted)
             }
         case .done:
             return
         }
+    }
+
+    /// The listener speaks another protocol version (or refused ours): WSAECONNABORTED, and a
+    /// line on stderr saying so.
+    private func versionMismatch(_ theirs: UInt16, refused: Bool) {
+        let peer = Sys.name(self.fd.raw, peer: true).map { Sys.describe(address: $0) }
+        let who = (try? peer.get()) ?? "the listener"
+        TCPLog.line(refused && theirs == HandshakeMessage.version
+            ? "\(who) refused the connection: it does not speak wire protocol version \(theirs)"
+            : "\(who) speaks wire protocol version \(theirs), this library speaks \(HandshakeMessage.version): "
+                + "connection refused")
+        self.finish(.connectionAborted)
     }
 
     func tick(now: UInt64) {

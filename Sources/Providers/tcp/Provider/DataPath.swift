@@ -34,7 +34,7 @@ extension TCPProvider {
             // A send after an unfinished RDMA read waits for it (the "done" message, reference §1.7).
             let issued = conn.readsIssued.load(ordering: .acquiring)
             let fence = issued > conn.readsCompleted.load(ordering: .acquiring) ? issued : 0
-            return conn.submit(TxItem(.send(length: total), segments: segments, op: op, fence: fence))
+            return conn.submit(TxItem(.send(length: total), segments: segments, fence: fence), .send(op, bytes: total))
         }
     }
 
@@ -92,8 +92,9 @@ extension TCPProvider {
         }
         let request = RdmaRequest(descriptor: target, offset: UInt64(offset), length: total)
         return self.start(conn, segments, ov, lpBytes, lpErrno) { op in
-            isWrite ? conn.submit(TxItem(.rdmaWrite(request), segments: segments, op: op))
-                : conn.startRead(request, ReadOp(op: op, length: total))
+            // A read's request frame is built by submit (its tag is its send-queue entry).
+            isWrite ? conn.submit(TxItem(.rdmaWrite(request), segments: segments), .write(op, bytes: total))
+                : conn.submit(nil, .read(ReadOp(op: op, length: total), request))
         }
     }
 
@@ -154,25 +155,6 @@ extension Connection {
         if self.rxStalled.exchange(false, ordering: .acquiringAndReleasing) {
             self.kick()
             self.rearm()
-        }
-        return nil
-    }
-
-    /// Registers a read and sends its request; the response completes it.
-    func startRead(_ request: RdmaRequest, _ read: ReadOp) -> WSAError? {
-        let tag = self.state.withLock { s -> UInt64? in
-            guard s.terminal == nil else { return nil }
-            let tag = s.nextTag
-            s.nextTag += 1
-            s.reads[tag] = read
-            return tag
-        }
-        guard let tag else { return self.terminalError ?? .notConnected }
-        self.readsIssued.add(1, ordering: .releasing)
-        if let e = self.submit(TxItem(.readRequest(request, tag: tag), segments: [], op: nil)) {
-            // Ended meanwhile: report synchronously unless the receive side already failed it.
-            let mine = self.state.withLock { $0.reads.removeValue(forKey: tag) != nil }
-            return mine ? e : nil
         }
         return nil
     }

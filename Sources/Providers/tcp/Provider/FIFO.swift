@@ -30,6 +30,17 @@ struct FIFO<Element> {
         return body(&self.items[self.head])
     }
 
+    /// Changes the element `offset` places behind the first, in place.
+    mutating func withElement<R>(at offset: Int, _ body: (inout Element) -> R) -> R? {
+        guard offset >= 0, offset < self.count else { return nil }
+        return body(&self.items[self.head + offset])
+    }
+
+    /// The oldest element matching `predicate`.
+    func first(where predicate: (Element) -> Bool) -> Element? {
+        self.items[self.head...].first(where: predicate)
+    }
+
     /// Empties the queue and returns what it held, oldest first.
     mutating func drain() -> [Element] {
         let out = Array(self.items[self.head...])

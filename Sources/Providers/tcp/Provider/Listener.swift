@@ -147,12 +147,22 @@ final class Incoming: PollTarget {
         case .more: return
         case .failed: self.listener.forget(self)
         case .complete(let bytes):
-            guard case .success(let m) = HandshakeMessage.decode(bytes), m.kind == .hello else {
+            switch HandshakeMessage.decode(bytes) {
+            case .success(let m) where m.kind == .hello:
+                self.hello.withLock { $0 = m }
+                self.listener.helloReceived(self)
+            case .failure(.unsupportedVersion):
+                // A peer of another version: tell it in the version-independent bytes (it sees
+                // a REFUSE of version 2 with the reason) and say so here, then hang up.
+                let version = HandshakeMessage.peek(bytes)?.version ?? 0
+                TCPLog.line("refused a connection from \(Sys.describe(address: self.peer)): it speaks wire protocol "
+                    + "version \(version), this library speaks \(HandshakeMessage.version)")
+                self.reply(.refuse, nonce: .zero, maxMessageSize: self.listener.provider.config.maxMessageSize,
+                           reason: WireError.unsupportedVersion.rawValue)
                 self.listener.forget(self)
-                return
+            default:
+                self.listener.forget(self)
             }
-            self.hello.withLock { $0 = m }
-            self.listener.helloReceived(self)
         }
     }
 
@@ -161,8 +171,8 @@ final class Incoming: PollTarget {
     }
 
     /// Sends the answer (32 bytes on a fresh socket: the send buffer always has room).
-    func reply(_ kind: HandshakeMessage.Kind, nonce: Key128, maxMessageSize: UInt32) {
-        let bytes = HandshakeMessage(kind: kind, nonce: nonce, maxMessageSize: maxMessageSize).bytes
+    func reply(_ kind: HandshakeMessage.Kind, nonce: Key128, maxMessageSize: UInt32, reason: UInt32 = 0) {
+        let bytes = HandshakeMessage(kind: kind, nonce: nonce, maxMessageSize: maxMessageSize, reason: reason).bytes
         _ = bytes.withUnsafeBytes { Sys.write(self.fd.raw, $0.baseAddress!, $0.count) }
     }
 }

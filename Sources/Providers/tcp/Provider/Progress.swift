@@ -29,8 +29,8 @@ final class ProgressEngine: Sendable {
     private let ticking = Mutex<[UInt64: any PollTarget]>([:])
     private let nextToken = Atomic<UInt64>(1)
     private let started = Atomic<Bool>(false)
-    /// Connections whose receive side a waiter leased (Connection.rxLeased), checked every
-    /// millisecond while there are any.
+    /// Connections whose receive side a waiter leased (Connection.rxLeased), checked when the
+    /// earliest lease would end (epoll waits with a nanosecond timeout meanwhile).
     private let leased = Mutex<[UInt64: Connection]>([:])
     private let leaseCount = Atomic<Int>(0)
 
@@ -92,19 +92,29 @@ final class ProgressEngine: Sendable {
     }
 
     /// Watches a leased connection until its lease expires. The first lease wakes the loop so it
-    /// switches to a 1 ms timeout.
+    /// waits with the lease's timeout.
     func lease(_ connection: Connection) {
-        self.leased.withLock { $0[connection.token] = connection }
+        guard self.leased.withLock({ $0.updateValue(connection, forKey: connection.token) == nil }) else { return }
         if self.leaseCount.add(1, ordering: .acquiringAndReleasing).newValue == 1 { Sys.signal(eventFD: self.wakeFD) }
     }
 
-    private func expireLeases(now: UInt64) {
+    /// Ends the leases that ran out; returns when the next one would (nil: none left).
+    private func expireLeases(now: UInt64) -> UInt64? {
+        var next: UInt64?
         let expired = self.leased.withLock { leased -> Int in
-            let done = leased.filter { $0.value.expireLease(now: now) }.map(\.key)
+            var done: [UInt64] = []
+            for (token, connection) in leased {
+                if let end = connection.expireLease(now: now) {
+                    next = min(next ?? end, end)
+                } else {
+                    done.append(token)
+                }
+            }
             for k in done { leased[k] = nil }
             return done.count
         }
         if expired > 0 { self.leaseCount.subtract(expired, ordering: .acquiringAndReleasing) }
+        return next
     }
 
     func startTicking(_ token: UInt64, _ target: any PollTarget) {
@@ -120,12 +130,17 @@ final class ProgressEngine: Sendable {
         let events = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
         let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
         var lastTick = csan_monotonic_ns()
-        var lastLeaseCheck = lastTick
+        // When the earliest lease ends (0: none known; a new lease wakes the loop).
+        var leaseCheck: UInt64 = 0
         while true {
-            let timeout: Int32 = self.leaseCount.load(ordering: .acquiring) > 0 ? 1
-                : self.ticking.withLock { $0.isEmpty } ? -1 : 100
+            var timeout: Int64 = self.ticking.withLock { $0.isEmpty } ? -1 : 100_000_000
+            if self.leaseCount.load(ordering: .acquiring) > 0 {
+                let now = csan_monotonic_ns()
+                let left = leaseCheck > now ? Int64(leaseCheck - now) : 0
+                timeout = timeout < 0 ? left : min(timeout, left)
+            }
             let n = Sys.epollWait(self.epfd, events: events, tokens: tokens, max: Int32(capacity),
-                                  timeoutMilliseconds: timeout)
+                                  timeoutNanoseconds: timeout)
             for i in 0..<n {
                 if tokens[i] == 0 {
                     Sys.drain(eventFD: self.wakeFD)
@@ -135,9 +150,10 @@ final class ProgressEngine: Sendable {
                 target?.handle(events: events[i])
             }
             let now = csan_monotonic_ns()
-            if self.leaseCount.load(ordering: .acquiring) > 0 && now &- lastLeaseCheck >= 1_000_000 {
-                lastLeaseCheck = now
-                self.expireLeases(now: now)
+            if self.leaseCount.load(ordering: .acquiring) > 0 && now >= leaseCheck {
+                // A lease added while this ran is found at the next check, a lease's time later
+                // at most (a new lease only wakes the loop when it is the first).
+                leaseCheck = self.expireLeases(now: now) ?? now &+ 1_000_000
             }
             if now &- lastTick >= 100_000_000 {
                 lastTick = now

@@ -20,6 +20,11 @@ final class ReceiveMachine: @unchecked Sendable {
     var dead = false
     /// The last read returned fewer bytes than it had room for.
     var shortRead = false
+    /// RDMA_WRITE frames received so far: the sequence number of the current one (an ABORT
+    /// names a refused write by it).
+    var writesSeen: UInt64 = 0
+    /// `placedWrites` when this side last asked the transmit side to acknowledge.
+    var ackRequested: UInt64 = 0
 
     init(capacity: Int) {
         self.capacity = max(capacity, Frame.maxPrologueSize * 2)
@@ -55,6 +60,12 @@ struct ReceiveEffects {
     var completions: [Completion] = []
     /// A read response was queued or a fence lifted: the transmit queue may move.
     var flush = false
+    /// RDMA writes were placed: an ACK is due. It goes out after the completions are reported
+    /// (``Connection/apply(_:)``), or before the owner sleeps in a read again: never between a
+    /// message's arrival and its receive's completion.
+    var ackDue = false
+    /// A write failed with this errno (reported once ownership is released).
+    var txFailure: Int32?
 }
 
 enum ReceiveOutcome {
@@ -80,8 +91,26 @@ extension Connection {
     /// the waiter does not pay for one more read that finds nothing.
     /// With `blockFirst` (a waiter with nothing else to do) the first read sleeps in the kernel
     /// until data arrives or the socket's receive timeout passes (`.drained` then).
+    /// The RDMA writes a pass placed are acknowledged once per pass (one cumulative ACK, see
+    /// `ReceiveEffects.ackDue`); a blocking pass first sends the ACK an earlier one left due.
     func receive(budget: Int, stopAtCompletion: Bool = false, blockFirst: Bool = false,
                  _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+        if blockFirst && fx.ackDue {
+            fx.ackDue = false
+            if let e = self.flushCollecting(&fx.completions) { fx.txFailure = e }
+        }
+        let outcome = self.receivePass(budget: budget, stopAtCompletion: stopAtCompletion, blockFirst: blockFirst, &fx)
+        let m = self.machine
+        let placed = self.placedWrites.load(ordering: .relaxed)
+        if placed > m.ackRequested && !m.dead {
+            m.ackRequested = placed
+            fx.ackDue = true
+        }
+        return outcome
+    }
+
+    private func receivePass(budget: Int, stopAtCompletion: Bool, blockFirst: Bool,
+                             _ fx: inout ReceiveEffects) -> ReceiveOutcome {
         let m = self.machine
         let before = fx.completions.count
         var reads = 0
@@ -94,7 +123,9 @@ extension Connection {
             }
             switch self.consumeStaged(m, &fx) {
             case .drained, .yielded, .completed: break
-            case .stalled: return .stalled
+            case .stalled:
+                guard self.liftBudgetIfPeerEnded() else { return .stalled }
+                continue
             case .finished: return .finished
             }
             if stopAtCompletion && fx.completions.count > before { return .completed }
@@ -121,17 +152,33 @@ extension Connection {
         }
     }
 
+    /// A message waits for a receive and the early-message budget is spent. If the peer can
+    /// send nothing more, what is left of the stream is bounded by the socket buffer: read it all
+    /// (beyond the budget) so the end is noticed — pending operations fail now instead of when
+    /// the application posts a receive. True when the budget was lifted.
+    private func liftBudgetIfPeerEnded() -> Bool {
+        guard Sys.peerEnded(self.fd.raw) else { return false }
+        self.state.withLock { $0.budgetLifted = true }
+        self.rxStalled.store(false, ordering: .releasing)
+        return true
+    }
+
     /// The end seen from the receive side (end of stream, socket error, peer abort, violation).
-    func end(_ error: WSAError, abort reason: WireError? = nil, _ fx: inout ReceiveEffects) {
-        self.terminate(error, abort: reason)
+    func end(_ error: WSAError, abort reason: WireError? = nil, refused: RefusedFrame? = nil,
+             _ fx: inout ReceiveEffects) {
+        self.terminate(error, abort: reason, refused: refused)
         self.finishReceiveSide(&fx)
     }
 
-    /// A peer broke the protocol: refuse, tell it why, abort the connection.
-    func violation(_ reason: WireError, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
-        self.end(.connectionAborted, abort: reason, &fx)
+    /// A peer broke the protocol or asked for what it may not: refuse, tell it why (naming the
+    /// frame when it is one of its requests), abort the connection.
+    func violation(_ reason: WireError, refused: RefusedFrame? = nil, _ fx: inout ReceiveEffects) -> ReceiveOutcome {
+        self.end(.connectionAborted, abort: reason, refused: refused, &fx)
         return .finished
     }
+
+    /// The RDMA write whose data is arriving now, as an ABORT names it.
+    var currentWrite: RefusedFrame { RefusedFrame(type: .rdmaWrite, id: self.machine.writesSeen) }
 
     // MARK: Staged bytes
 
@@ -164,7 +211,7 @@ extension Connection {
             case .data(var sink, let remaining):
                 let n = min(remaining, m.staged)
                 guard self.place(&sink, from: m.staging + m.head, count: n) else {
-                    return self.violation(.revokedInFlight, &fx)
+                    return self.violation(.revokedInFlight, refused: self.currentWrite, &fx)
                 }
                 m.head += n
                 if remaining == n {
@@ -259,7 +306,7 @@ extension Connection {
                 // a write still arriving (the application broke the "done" protocol) then waits
                 // at most the socket's 20 ms receive timeout, and the write ends the connection.
                 guard let r = region.withLive({ _ in Sys.readv(self.fd.raw, iov, total, blocking: blocking) }) else {
-                    _ = self.violation(.revokedInFlight, &fx)
+                    _ = self.violation(.revokedInFlight, refused: self.currentWrite, &fx)
                     return .done(0)
                 }
                 result = r

@@ -14,10 +14,11 @@ extension Connection {
             guard let sink = self.messageSink(length: length) else { return .stalled }
             m.state = .data(sink, remaining: Int(length))
         case .rdmaWrite(let request):
+            m.writesSeen += 1
             let region = self.regions.lookup(request.descriptor.region)
             switch RequestValidator.validate(request, connection: self.id, grant: region?.grant, needs: .write,
                                              maxLength: self.config.maxRdmaSize) {
-            case .failure(let e): return self.violation(e, &fx)
+            case .failure(let e): return self.violation(e, refused: self.currentWrite, &fx)
             case .success(let address):
                 m.state = .data(.region(region!, address: address), remaining: Int(request.length))
             }
@@ -25,22 +26,45 @@ extension Connection {
             let region = self.regions.lookup(request.descriptor.region)
             switch RequestValidator.validate(request, connection: self.id, grant: region?.grant, needs: .read,
                                              maxLength: self.config.maxRdmaSize) {
-            case .failure(let e): return self.violation(e, &fx)
+            case .failure(let e): return self.violation(e, refused: RefusedFrame(type: .readRequest, id: tag), &fx)
             case .success(let address):
                 self.queueResponse(tag: tag, address: address, length: request.length, region: region!)
                 fx.flush = true
             }
         case .readResponse(let tag, let length):
-            let read = self.state.withLock { $0.reads[tag] }
+            let read = self.sendQueue.withLock { $0.reads[tag] }
             guard let read, read.length == length else { return self.violation(.unexpectedResponse, &fx) }
             m.state = .data(.read(tag: tag, ScatterCursor(read.op.segments)), remaining: Int(length))
         case .close:
             m.peerClosing = true
-        case .abort:
+        case .abort(_, let refused):
+            self.blame(refused)
             self.end(.connectionAborted, &fx)
             return .finished
+        case .ack(let placed):
+            let fine = self.sendQueue.withLock { q -> Bool in
+                guard q.acknowledge(placed: placed) else { return false }
+                q.takeFinished(into: &fx.completions, gate: self.context.gate)
+                return true
+            }
+            guard fine else { return self.violation(.unexpectedAck, &fx) }
         }
         return .drained
+    }
+
+    /// Records which of our operations the peer's ABORT refused (a write by its sequence
+    /// number, a read by its tag), so that one fails with WSAECONNABORTED and the rest are
+    /// flushed.
+    private func blame(_ refused: RefusedFrame?) {
+        guard let refused else { return }
+        let id = self.sendQueue.withLock { q -> UInt64? in
+            switch refused.type {
+            case .rdmaWrite: return q.writeId(seq: refused.id)
+            case .readRequest: return q.reads[refused.id] != nil ? refused.id : nil
+            default: return nil
+            }
+        }
+        if let id { self.state.withLock { $0.culprit = id } }
     }
 
     /// The destination of an incoming message: the oldest posted receive if no earlier message
@@ -52,7 +76,7 @@ extension Connection {
                 s.filling = recv
                 return .receive(ScatterCursor(recv.op.segments), length: length)
             }
-            if s.earlyBytes == 0 || s.earlyBytes + Int(length) <= self.config.earlyBytes {
+            if s.earlyBytes == 0 || s.earlyBytes + Int(length) <= self.config.earlyBytes || s.budgetLifted {
                 s.earlyBytes += Int(length)
                 return .early(EarlyMessage(length: Int(length)), filled: 0)
             }
@@ -87,15 +111,17 @@ extension Connection {
             }
             if let recv { fx.completions.append(Self.copy(message, into: recv)) }
         case .read(let tag, _):
-            let read = self.state.withLock { s -> ReadOp? in
-                let r = s.reads.removeValue(forKey: tag)
-                if r != nil { self.context.gate.enter() }
-                return r
+            self.sendQueue.withLock { q in
+                guard q.reads.removeValue(forKey: tag) != nil else { return }
+                q.markFinished(tag)
+                q.takeFinished(into: &fx.completions, gate: self.context.gate)
             }
             self.readsCompleted.add(1, ordering: .releasing)
             fx.flush = true
-            if let read { fx.completions.append(Completion(op: read.op, error: nil, bytes: read.length)) }
-        case .region, .discard:
+        case .region:
+            // Placed: the next ACK (at the end of this receive pass) announces it.
+            self.placedWrites.add(1, ordering: .releasing)
+        case .discard:
             break
         }
     }

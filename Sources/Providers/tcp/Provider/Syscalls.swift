@@ -38,6 +38,11 @@ enum Sys {
 
     static func setReuseAddress(_ fd: Int32) { _ = csan_tcp_set_int_option(fd, SOL_SOCKET, SO_REUSEADDR, 1) }
 
+    /// setsockopt of an int option; the errno on failure.
+    static func setOption(_ fd: Int32, level: Int32, name: Int32, value: Int32) -> Int32? {
+        csan_tcp_set_int_option(fd, level, name, value) == 0 ? nil : Glibc.errno
+    }
+
     static func socketError(_ fd: Int32) -> Int32 { csan_tcp_socket_error(fd) }
 
     // MARK: Addresses
@@ -89,6 +94,28 @@ enum Sys {
         return .success(withUnsafeBytes(of: &storage) { Array($0.prefix(Int(length))) })
     }
 
+    /// "address:port" of sockaddr bytes (IPv4, IPv6), for messages.
+    static func describe(address bytes: [UInt8]) -> String {
+        var text = [CChar](repeating: 0, count: 64)
+        let string = { String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        return bytes.withUnsafeBytes { raw -> String in
+            guard raw.count >= 2 else { return "an unknown address" }
+            let family = Int32(raw.load(fromByteOffset: 0, as: sa_family_t.self))
+            let port = UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            let ok: Bool
+            switch family {
+            case AF_INET where raw.count >= MemoryLayout<sockaddr_in>.size:
+                ok = inet_ntop(AF_INET, raw.baseAddress! + 4, &text, 64) != nil
+                return ok ? "\(string()):\(port)" : "an IPv4 address"
+            case AF_INET6 where raw.count >= MemoryLayout<sockaddr_in6>.size:
+                ok = inet_ntop(AF_INET6, raw.baseAddress! + 8, &text, 64) != nil
+                return ok ? "[\(string())]:\(port)" : "an IPv6 address"
+            default:
+                return "an unknown address"
+            }
+        }
+    }
+
     // MARK: Data
 
     /// One nonblocking gather write (sendmsg with MSG_NOSIGNAL | MSG_DONTWAIT).
@@ -133,6 +160,10 @@ enum Sys {
         return self.writev(fd, &iov, 1)
     }
 
+    /// True when the peer can send nothing more (it shut its side down, or the connection was
+    /// reset or failed): everything it sent is in the socket buffer already.
+    static func peerEnded(_ fd: Int32) -> Bool { csan_tcp_peer_ended(fd) == 1 }
+
     /// poll(2) on one descriptor: the revents, 0 on timeout (EINTR counts as a timeout).
     static func poll(_ fd: Int32, events: Int16, timeoutMilliseconds: Int32) -> Int16 {
         let r = csan_tcp_poll_one(fd, events, timeoutMilliseconds)
@@ -175,9 +206,11 @@ enum Sys {
         _ = csan_tcp_epoll_ctl(epfd, CSAN_TCP_EPOLL_CTL_DEL, fd, 0, 0)
     }
 
+    /// epoll_wait with a timeout in nanoseconds (< 0: none): epoll_pwait2 where the kernel has
+    /// it, else rounded up to milliseconds.
     static func epollWait(_ epfd: Int32, events: UnsafeMutablePointer<UInt32>, tokens: UnsafeMutablePointer<UInt64>,
-                          max: Int32, timeoutMilliseconds: Int32) -> Int {
-        let n = csan_tcp_epoll_wait(epfd, events, tokens, max, timeoutMilliseconds)
+                          max: Int32, timeoutNanoseconds: Int64) -> Int {
+        let n = csan_tcp_epoll_wait_ns(epfd, events, tokens, max, timeoutNanoseconds)
         return n > 0 ? Int(n) : 0
     }
 

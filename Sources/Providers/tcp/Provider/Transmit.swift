@@ -21,14 +21,15 @@ struct PrologueBytes: Sendable {
 }
 
 /// One frame waiting to be written: its prologue, the memory its data comes from, how much of it
-/// went out already, and what to report when all of it did.
+/// went out already, and what its last byte finishes.
 struct TxItem: Sendable {
     var prologue: PrologueBytes
     let segments: [SanBufferSegment]
     let total: Int
     var written = 0
-    /// Reported when the last byte is handed to the kernel (sends and RDMA writes).
-    let op: PendingOp?
+    /// What the last byte handed to the kernel finishes (sends only: an RDMA write finishes when
+    /// acknowledged, a read when its response landed).
+    var finishes = TxFinish.nothing
     /// A send issued after an RDMA read waits until that read completed (`readsCompleted >=
     /// fence`): it may be the "done" message that lets the peer deregister the source (reference
     /// §1.7, IBSP fences the same way). Zero: no fence.
@@ -36,37 +37,82 @@ struct TxItem: Sendable {
     /// The registered region a read response reads from (checked live at every write).
     let region: RdmaRegion?
 
-    init(_ frame: Frame, segments: [SanBufferSegment], op: PendingOp?, fence: UInt64 = 0, region: RdmaRegion? = nil) {
+    init(_ frame: Frame, segments: [SanBufferSegment] = [], fence: UInt64 = 0, region: RdmaRegion? = nil) {
         self.prologue = PrologueBytes(frame)
         self.segments = segments
         self.total = self.prologue.count + Int(frame.dataLength)
-        self.op = op
         self.fence = fence
         self.region = region
     }
 }
 
-/// The transmit side: the application's frames in issue order, and read responses (which never
+/// What a frame's last byte handed to the kernel finishes.
+enum TxFinish: Sendable {
+    case nothing
+    /// A send behind unfinished operations: its send-queue entry.
+    case entry(UInt64)
+    /// A send posted while the send queue was empty: nothing posted before it is unfinished and
+    /// everything posted after it finishes later (after it on the wire), so it completes right
+    /// away, without an entry.
+    case completion(PendingOp, bytes: UInt32)
+}
+
+/// The transmit side: the application's frames in issue order, read responses (which never
 /// wait behind a fenced send: two peers each fencing a send behind the other's response would
-/// otherwise deadlock). Frames are never interleaved: `current` is the lane whose head is
-/// partly written.
+/// otherwise deadlock), and the acknowledgement of RDMA writes placed here, which goes before
+/// anything else at the next frame boundary. Frames are never interleaved: `current` is the lane
+/// whose head is partly written.
 struct TxState: Sendable {
-    enum Lane: Sendable { case app, responses }
+    enum Lane: Sendable { case ack, app, responses }
     var app = FIFO<TxItem>()
     var responses = FIFO<TxItem>()
+    /// An ACK being written (it went out partly).
+    var ack: TxItem?
+    /// The highest write count an ACK announced (or is announcing).
+    var ackSent: UInt64 = 0
     var current: Lane?
+    /// No application frame goes out any more (the connection ended).
     var dead = false
+    /// The connection's last control frames (CLOSE or ABORT) were written or given up.
+    var ended = false
+}
+
+/// What a new application frame adds to the send queue.
+enum SendQueueEntry {
+    /// A WSPSend: finished when handed to the kernel.
+    case send(PendingOp, bytes: UInt32)
+    /// A WSPRdmaWrite: finished when the target acknowledges it.
+    case write(PendingOp, bytes: UInt32)
+    /// A WSPRdmaRead: finished when its response landed; the frame's tag is the entry id.
+    case read(ReadOp, RdmaRequest)
 }
 
 extension Connection {
-    /// Queues an application frame and writes as much as the socket takes right now, from the
-    /// calling thread (the common case of an empty queue costs one sendmsg). Returns the
-    /// connection's terminal error instead when it has ended (nothing was queued then).
-    func submit(_ item: TxItem) -> WSAError? {
+    /// Queues an application frame (nil for a read: its READ_REQUEST is built here, tagged with
+    /// its send-queue entry) with its send-queue entry and writes as much as the socket
+    /// takes right now, from the calling thread (the common case of an empty queue costs one
+    /// sendmsg). Returns the connection's terminal error instead when it has ended (nothing was
+    /// queued then).
+    func submit(_ item: TxItem?, _ entry: SendQueueEntry) -> WSAError? {
         var done: [Completion] = []
         var failure: Int32?
+        var item = item ?? TxItem(.close)
         let refused: Bool = self.tx.withLock { t in
             guard !t.dead else { return true }
+            // Entries are added under the transmit lock: ids, write numbers and wire order agree.
+            self.sendQueue.withLock { q in
+                switch entry {
+                case .send(let op, let bytes):
+                    item.finishes = q.isEmpty ? .completion(op, bytes: bytes) : .entry(q.append(op, bytes: bytes))
+                case .write(let op, let bytes):
+                    _ = q.appendWrite(op, bytes: bytes)
+                case .read(let read, let request):
+                    let tag = q.append(read.op, bytes: read.length)
+                    q.reads[tag] = read
+                    item = TxItem(.readRequest(request, tag: tag))
+                    self.readsIssued.add(1, ordering: .releasing)
+                }
+            }
             t.app.append(item)
             failure = self.flushLocked(&t, &done)
             return false
@@ -79,15 +125,14 @@ extension Connection {
     /// Queues a read response (receive owner, while serving a READ_REQUEST).
     func queueResponse(tag: UInt64, address: UInt, length: UInt32, region: RdmaRegion) {
         let item = TxItem(.readResponse(tag: tag, length: length),
-                          segments: [SanBufferSegment(address: address, length: length, handle: 0)], op: nil,
-                          region: region)
+                          segments: [SanBufferSegment(address: address, length: length, handle: 0)], region: region)
         self.tx.withLock { t in
             guard !t.dead else { return }
             t.responses.append(item)
         }
     }
 
-    /// Writes what the socket takes (EPOLLOUT, a lifted fence, a queued response).
+    /// Writes what the socket takes (EPOLLOUT, a lifted fence, a queued response, a due ACK).
     func flush() {
         var done: [Completion] = []
         var failure: Int32?
@@ -99,8 +144,8 @@ extension Connection {
     }
 
     /// Writes what the socket takes and hands back the completions instead of reporting them
-    /// (a waiter that owns the receive side reports them once it let go). Returns an errno when
-    /// the connection failed; the caller passes it to ``afterFlush(_:_:)`` after letting go.
+    /// (a receive owner reports them once it let go). Returns an errno when the connection
+    /// failed; the caller passes it to ``afterFlush(_:_:)`` after letting go.
     func flushCollecting(_ done: inout [Completion]) -> Int32? {
         self.tx.withLock { t in t.dead ? nil : self.flushLocked(&t, &done) }
     }
@@ -114,116 +159,136 @@ extension Connection {
         self.deliver(done)
     }
 
-    /// The next frame that may go out: a partly written one first, then responses, then the
-    /// application's frames unless the head is fenced behind an unfinished read.
-    private func nextLane(_ t: TxState) -> TxState.Lane? {
-        if let c = t.current { return c }
+    /// The next whole frame that may go out: responses first, then the application's frames
+    /// unless the head is fenced behind an unfinished read.
+    private func nextFrameLane(_ t: TxState) -> TxState.Lane? {
         if !t.responses.isEmpty { return .responses }
         if let head = t.app.first, head.fence <= self.readsCompleted.load(ordering: .acquiring) { return .app }
         return nil
     }
 
-    /// Writes queued frames until the socket is full or nothing may go. Completed application
-    /// frames are appended to `done` (counted into the upcall gate). Returns an errno when the
-    /// connection failed (-1: a read response's region was revoked mid-frame).
+    private func head(_ t: TxState, _ lane: TxState.Lane) -> TxItem? {
+        switch lane {
+        case .ack: return t.ack
+        case .app: return t.app.first
+        case .responses: return t.responses.first
+        }
+    }
+
+    /// Puts a lane's head back after a write: popped when all of it went out (and what it
+    /// finishes finished), kept as the partly written frame otherwise.
+    private func store(_ item: TxItem, _ lane: TxState.Lane, _ t: inout TxState, _ done: inout [Completion]) {
+        guard item.written == item.total else {
+            if item.written > 0 { t.current = lane }
+            switch lane {
+            case .ack: t.ack = item
+            case .app: _ = t.app.withFirst { $0 = item }
+            case .responses: _ = t.responses.withFirst { $0 = item }
+            }
+            return
+        }
+        self.popHead(lane, &t)
+        self.finished(item.finishes, &done)
+    }
+
+    private func popHead(_ lane: TxState.Lane, _ t: inout TxState) {
+        if t.current == lane { t.current = nil }
+        switch lane {
+        case .ack: t.ack = nil
+        case .app: _ = t.app.popFirst()
+        case .responses: _ = t.responses.popFirst()
+        }
+    }
+
+    /// A frame went out whole: its send finishes.
+    private func finished(_ what: TxFinish, _ done: inout [Completion]) {
+        switch what {
+        case .nothing:
+            break
+        case .entry(let id):
+            self.sendQueue.withLock { q in
+                q.markFinished(id)
+                q.takeFinished(into: &done, gate: self.context.gate)
+            }
+        case .completion(let op, let bytes):
+            self.context.gate.enter()
+            done.append(Completion(op: op, error: nil, bytes: bytes))
+        }
+    }
+
+    /// The common case of ``flushLocked(_:_:)``: nothing partly written, no ACK due, the head of
+    /// `lane` written in place (no copy of the item).
+    private func writeHead(_ lane: TxState.Lane, _ t: inout TxState, _ done: inout [Completion]) -> IOResult {
+        let outcome: (IOResult, whole: Bool, partly: Bool, TxFinish)?
+        switch lane {
+        case .app: outcome = t.app.withFirst { self.writeInPlace(&$0) }
+        case .responses: outcome = t.responses.withFirst { self.writeInPlace(&$0) }
+        case .ack: outcome = nil
+        }
+        guard let outcome else { return .wouldBlock }
+        if outcome.whole {
+            self.popHead(lane, &t)
+            self.finished(outcome.3, &done)
+        } else if outcome.partly {
+            t.current = lane
+        }
+        return outcome.0
+    }
+
+    /// Writes queued frames until the socket is full or nothing may go. A partly written frame
+    /// goes first; then a due ACK (the number of RDMA writes placed here went up), in the same
+    /// sendmsg as the next frame when there is one (piggy-backed); then responses and the
+    /// application's frames. Finished sends are appended to `done` (counted into the upcall
+    /// gate). Returns an errno when the connection failed (-1: a read response's region was
+    /// revoked mid-frame).
     private func flushLocked(_ t: inout TxState, _ done: inout [Completion]) -> Int32? {
         var failure: Int32?
-        while let lane = self.nextLane(t) {
-            var result = IOResult.wouldBlock
-            var finished: TxItem?
-            let step: (inout TxItem) -> Void = { item in
-                result = self.writeSome(&item)
-                if case .done(let n) = result {
-                    item.written += n
-                    if item.written == item.total { finished = item }
+        while failure == nil {
+            if t.current == nil && t.ack == nil {
+                let placed = self.placedWrites.load(ordering: .acquiring)
+                if placed > t.ackSent {
+                    t.ack = TxItem(.ack(placed: placed))
+                    t.ackSent = placed
                 }
             }
-            switch lane {
-            case .app: _ = t.app.withFirst(step)
-            case .responses: _ = t.responses.withFirst(step)
-            }
-            if finished != nil {
-                switch lane {
-                case .app: _ = t.app.popFirst()
-                case .responses: _ = t.responses.popFirst()
-                }
-                t.current = nil
-                if let op = finished!.op {
-                    self.context.gate.enter()
-                    done.append(Completion(op: op, error: nil, bytes: UInt32(finished!.total - finished!.prologue.count)))
-                }
-                continue
+            let result: IOResult
+            if t.current == nil && t.ack == nil {
+                guard let lane = self.nextFrameLane(t) else { break }
+                result = self.writeHead(lane, &t, &done)
+            } else {
+                // A partly written frame, or an ACK with the next frame behind it.
+                let firstLane = t.current ?? .ack
+                let secondLane = t.current == nil ? self.nextFrameLane(t) : nil
+                var first = self.head(t, firstLane)!
+                var second = secondLane.flatMap { self.head(t, $0) }
+                result = self.writeSome(&first, &second)
+                self.store(first, firstLane, &t, &done)
+                if let secondLane, let second { self.store(second, secondLane, &t, &done) }
             }
             switch result {
             case .done:
-                t.current = lane  // partly written: the socket is full
-            case .wouldBlock:
-                break
-            case .endOfStream:
-                failure = ECONNRESET
-            case .failed(let e):
-                failure = e
+                if t.current != nil { break }  // partly written: the socket is full
+                continue
+            case .wouldBlock: break
+            case .endOfStream: failure = ECONNRESET
+            case .failed(let e): failure = e
             }
             break
         }
-        self.txPending.store(t.current != nil || self.nextLane(t) != nil, ordering: .releasing)
+        self.txPending.store(t.current != nil || t.ack != nil || self.nextFrameLane(t) != nil, ordering: .releasing)
         return failure
     }
 
-    /// One sendmsg of the rest of `item`.
-    private func writeSome(_ item: inout TxItem) -> IOResult {
-        let written = item.written
-        let segments = item.segments
-        let region = item.region
-        let fd = self.fd.raw
-        let plen = item.prologue.count
-        return item.prologue.withBytes { prologue -> IOResult in
-            withUnsafeTemporaryAllocation(of: iovec.self, capacity: segments.count + 1) { iovs -> IOResult in
-                let iov = iovs.baseAddress!
-                var count = 0
-                var skip = written
-                if skip < plen {
-                    iov[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prologue + skip), iov_len: plen - skip)
-                    count = 1
-                    skip = 0
-                } else {
-                    skip -= plen
-                }
-                for seg in segments where seg.length > 0 {
-                    let len = Int(seg.length)
-                    if skip >= len {
-                        skip -= len
-                        continue
-                    }
-                    iov[count] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: seg.address &+ UInt(skip)),
-                                       iov_len: len - skip)
-                    count += 1
-                    skip = 0
-                }
-                if let region {
-                    return region.withLive { _ in Sys.writev(fd, iov, count) } ?? .failed(-1)
-                }
-                return Sys.writev(fd, iov, count)
-            }
-        }
-    }
-
-    /// Fails every queued frame (the connection ended). Caller holds the tx lock.
-    func drainTransmit(_ t: inout TxState, error: WSAError) -> [Completion] {
-        t.current = nil
+    /// Drops every queued frame (the connection ended) and returns the sends that complete
+    /// without a send-queue entry, to be failed with the rest. `current` stays: the stream is no
+    /// longer at a frame boundary if it was not. Caller holds the tx lock.
+    func dropTransmit(_ t: inout TxState) -> [PendingOp] {
+        t.dead = true
+        t.ack = nil
         _ = t.responses.drain()
         return t.app.drain().compactMap { item in
-            guard let op = item.op else { return nil }
-            self.context.gate.enter()
-            return Completion(op: op, error: error, bytes: 0)
+            if case .completion(let op, _) = item.finishes { return op }
+            return nil
         }
-    }
-
-    /// Writes a small control frame (ABORT, CLOSE) at a frame boundary, best effort: the peer
-    /// learns why the connection ends if the socket has room. Caller holds the tx lock.
-    func writeControl(_ frame: Frame) {
-        var prologue = PrologueBytes(frame)
-        let count = prologue.count
-        _ = prologue.withBytes { Sys.write(self.fd.raw, $0, count) }
     }
 }

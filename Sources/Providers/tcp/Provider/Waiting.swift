@@ -39,9 +39,9 @@ extension TCPProvider {
                 continue
             }
             conn.waiterOwns.store(true, ordering: .releasing)
+            conn.waiterArrived()
             conn.rearm()
             var effects = ReceiveEffects()
-            var txFailure: Int32?
             // What an earlier owner left staged first, without a system call.
             var outcome = conn.receive(budget: 0, stopAtCompletion: true, &effects)
             while outcome == .yielded && effects.completions.isEmpty && !effects.flush
@@ -51,7 +51,7 @@ extension TCPProvider {
                     // here when there is room (their completions are reported after letting go).
                     let revents = Sys.poll(conn.fd.raw, events: Int16(POLLIN | POLLOUT), timeoutMilliseconds: 20)
                     if revents & Int16(POLLOUT) != 0, let e = conn.flushCollecting(&effects.completions) {
-                        txFailure = e
+                        effects.txFailure = e
                         break
                     }
                     if revents & ~Int16(POLLOUT) != 0 {
@@ -67,7 +67,6 @@ extension TCPProvider {
             }
             conn.releaseByWaiter()
             let progressed = !effects.completions.isEmpty || effects.flush
-            if let txFailure { conn.afterFlush([], txFailure) }
             conn.apply(effects)
             if !progressed && (outcome == .stalled || outcome == .finished) {
                 // Nothing this thread can read now: wait for whoever can complete it.

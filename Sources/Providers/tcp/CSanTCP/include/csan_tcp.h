@@ -44,17 +44,10 @@ static inline int csan_tcp_epoll_ctl(int epfd, int op, int fd, uint32_t events, 
     ev.data.u64 = token;
     return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev);
 }
-/* Waits and unpacks up to `max` events into two plain arrays. */
-static inline int csan_tcp_epoll_wait(int epfd, uint32_t *events, uint64_t *tokens, int max, int timeout_ms) {
-    struct epoll_event evs[64];
-    if (max > 64) max = 64;
-    int n = epoll_wait(epfd, evs, max, timeout_ms);
-    for (int i = 0; i < n; i++) {
-        events[i] = evs[i].events;
-        tokens[i] = evs[i].data.u64;
-    }
-    return n;
-}
+/* Waits up to `timeout_ns` (< 0: forever) and unpacks up to `max` events into two plain arrays.
+ * Uses epoll_pwait2 (Linux 5.11) for its nanosecond timeout; where the kernel lacks it the
+ * timeout is rounded up to milliseconds. In shim.c (the raw system call number). */
+int csan_tcp_epoll_wait_ns(int epfd, uint32_t *events, uint64_t *tokens, int max, int64_t timeout_ns);
 static const int CSAN_TCP_EPOLL_CTL_ADD = EPOLL_CTL_ADD;
 static const int CSAN_TCP_EPOLL_CTL_MOD = EPOLL_CTL_MOD;
 static const int CSAN_TCP_EPOLL_CTL_DEL = EPOLL_CTL_DEL;
@@ -112,6 +105,10 @@ static inline ssize_t csan_tcp_recvv(int fd, const struct iovec *iov, int count,
     m.msg_iovlen = (size_t)count;
     return recvmsg(fd, &m, blocking ? 0 : MSG_DONTWAIT);
 }
+
+/* 1 when the peer shut down its side (FIN seen), the connection was reset or failed; 0 while it
+ * may still send. Does not wait. */
+int csan_tcp_peer_ended(int fd);
 
 /* Blocking mode with a receive timeout: what a connection socket uses once established. */
 int csan_tcp_set_blocking(int fd, int receive_timeout_ms);

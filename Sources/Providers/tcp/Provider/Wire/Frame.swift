@@ -5,7 +5,8 @@
 ///     1  1  flags, zero
 ///     2  2  reserved, zero
 ///     4  4  data length (bytes after the extension)
-///     8  8  tag (read request id; zero for every other type)
+///     8  8  tag: the read request id (READ_REQUEST, READ_RESPONSE), the number of RDMA writes
+///           placed (ACK), the refused frame's id (ABORT); zero for every other type
 ///
 /// | type | name          | extension                                             | data            |
 /// |------|---------------|-------------------------------------------------------|-----------------|
@@ -14,7 +15,8 @@
 /// | 3    | READ_REQUEST  | descriptor (56), offset u64, length u32, reserved u32 | none            |
 /// | 4    | READ_RESPONSE | none                                                  | the bytes read  |
 /// | 5    | CLOSE         | none                                                  | none            |
-/// | 6    | ABORT         | reason u32, reserved u32                              | none            |
+/// | 6    | ABORT         | reason u32, refused type u8, reserved 3 bytes          | none            |
+/// | 7    | ACK           | none                                                  | none            |
 public enum FrameType: UInt8, Sendable, CaseIterable {
     case send = 1
     case rdmaWrite = 2
@@ -22,6 +24,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case readResponse = 4
     case close = 5
     case abort = 6
+    case ack = 7
 
     /// Bytes of the type-specific extension after the common header.
     public var extensionSize: Int {
@@ -29,7 +32,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
         case .rdmaWrite: return RdmaDescriptor.size + 8
         case .readRequest: return RdmaDescriptor.size + 16
         case .abort: return 8
-        case .send, .readResponse, .close: return 0
+        case .send, .readResponse, .close, .ack: return 0
         }
     }
 
@@ -51,6 +54,19 @@ public struct RdmaRequest: Sendable, Equatable {
     }
 }
 
+/// Which frame an ABORT refuses: its type and its id — for an RDMA_WRITE its sequence number
+/// (the writes a side sends are numbered 1, 2, 3 … in stream order), for a READ_REQUEST its
+/// tag. The initiator fails exactly that operation with WSAECONNABORTED.
+public struct RefusedFrame: Sendable, Equatable {
+    public var type: FrameType
+    public var id: UInt64
+
+    public init(type: FrameType, id: UInt64) {
+        self.type = type
+        self.id = id
+    }
+}
+
 /// A decoded frame prologue.
 public enum Frame: Sendable, Equatable {
     case send(length: UInt32)
@@ -58,7 +74,12 @@ public enum Frame: Sendable, Equatable {
     case readRequest(RdmaRequest, tag: UInt64)
     case readResponse(tag: UInt64, length: UInt32)
     case close
-    case abort(reason: UInt32)
+    /// The sender refused something and ends the connection; `refused` names the frame when the
+    /// refusal concerns one the peer sent.
+    case abort(reason: UInt32, refused: RefusedFrame?)
+    /// Cumulative acknowledgement: the sender has placed the first `placed` RDMA writes it
+    /// received on this connection.
+    case ack(placed: UInt64)
 
     public static let headerSize = 16
     /// The longest prologue (READ_REQUEST).
@@ -72,6 +93,7 @@ public enum Frame: Sendable, Equatable {
         case .readResponse: return .readResponse
         case .close: return .close
         case .abort: return .abort
+        case .ack: return .ack
         }
     }
 
@@ -81,7 +103,7 @@ public enum Frame: Sendable, Equatable {
         case .send(let n): return n
         case .rdmaWrite(let r): return r.length
         case .readResponse(_, let n): return n
-        case .readRequest, .close, .abort: return 0
+        case .readRequest, .close, .abort, .ack: return 0
         }
     }
 
@@ -90,8 +112,11 @@ public enum Frame: Sendable, Equatable {
     @discardableResult
     public func encode(into p: UnsafeMutableRawPointer) -> Int {
         var tag: UInt64 = 0
-        if case .readRequest(_, let t) = self { tag = t }
-        if case .readResponse(let t, _) = self { tag = t }
+        switch self {
+        case .readRequest(_, let t), .readResponse(let t, _), .ack(let t): tag = t
+        case .abort(_, let refused): tag = refused?.id ?? 0
+        case .send, .rdmaWrite, .close: break
+        }
         p.storeBytes(of: self.type.rawValue, toByteOffset: 0, as: UInt8.self)
         p.storeBytes(of: UInt8(0), toByteOffset: 1, as: UInt8.self)
         p.storeBytes(of: UInt16(0), toByteOffset: 2, as: UInt16.self)
@@ -107,10 +132,10 @@ public enum Frame: Sendable, Equatable {
             ext.storeBytes(of: r.offset.littleEndian, toByteOffset: RdmaDescriptor.size, as: UInt64.self)
             ext.storeBytes(of: r.length.littleEndian, toByteOffset: RdmaDescriptor.size + 8, as: UInt32.self)
             ext.storeBytes(of: UInt32(0), toByteOffset: RdmaDescriptor.size + 12, as: UInt32.self)
-        case .abort(let reason):
+        case .abort(let reason, let refused):
             ext.storeBytes(of: reason.littleEndian, toByteOffset: 0, as: UInt32.self)
-            ext.storeBytes(of: UInt32(0), toByteOffset: 4, as: UInt32.self)
-        case .send, .readResponse, .close:
+            ext.storeBytes(of: UInt32(refused?.type.rawValue ?? 0).littleEndian, toByteOffset: 4, as: UInt32.self)
+        case .send, .readResponse, .close, .ack:
             break
         }
         return self.type.prologueSize
@@ -152,11 +177,18 @@ public enum Frame: Sendable, Equatable {
             return .success(.readResponse(tag: tag, length: length))
         case .close:
             return tag == 0 && length == 0 ? .success(.close) : .failure(.malformed)
+        case .ack:
+            return tag != 0 && length == 0 ? .success(.ack(placed: tag)) : .failure(.malformed)
         case .abort:
-            guard tag == 0, length == 0, ext.loadUnaligned(fromByteOffset: 4, as: UInt32.self) == 0 else {
-                return .failure(.malformed)
+            // The refused type is one byte followed by three reserved ones; no type, no id.
+            let refusedWord = UInt32(littleEndian: ext.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            guard length == 0, refusedWord <= 0xFF else { return .failure(.malformed) }
+            let reason = UInt32(littleEndian: ext.loadUnaligned(fromByteOffset: 0, as: UInt32.self))
+            if refusedWord == 0 {
+                return tag == 0 ? .success(.abort(reason: reason, refused: nil)) : .failure(.malformed)
             }
-            return .success(.abort(reason: UInt32(littleEndian: ext.loadUnaligned(fromByteOffset: 0, as: UInt32.self))))
+            guard let type = FrameType(rawValue: UInt8(refusedWord)) else { return .failure(.malformed) }
+            return .success(.abort(reason: reason, refused: RefusedFrame(type: type, id: tag)))
         case .rdmaWrite:
             guard tag == 0 else { return .failure(.malformed) }
             return Self.request(ext, length: length).map { .rdmaWrite($0) }

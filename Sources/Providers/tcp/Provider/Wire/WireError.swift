@@ -24,6 +24,10 @@ public enum WireError: UInt32, Error, Sendable, CaseIterable, CustomStringConver
     case unexpectedResponse = 10
     /// The region was revoked while a transfer was using it.
     case revokedInFlight = 11
+    /// An ACK of RDMA writes that were never sent, or one that does not move forward.
+    case unexpectedAck = 12
+    /// A handshake message of a protocol version this side does not speak (in REFUSE).
+    case unsupportedVersion = 13
 
     public var description: String {
         switch self {
@@ -38,6 +42,8 @@ public enum WireError: UInt32, Error, Sendable, CaseIterable, CustomStringConver
         case .tooLong: return "too long"
         case .unexpectedResponse: return "unexpected read response"
         case .revokedInFlight: return "region revoked during a transfer"
+        case .unexpectedAck: return "acknowledgement of writes never sent"
+        case .unsupportedVersion: return "unsupported protocol version"
         }
     }
 }
