@@ -117,6 +117,37 @@ import Testing
         #expect(x.semantic.counts[.missingCall] == 1 && x.semantic.counts[.extraCall] == 1)
     }
 
+    /// A loop-back client and server in one process: which thread calls first, and so which
+    /// creates socket 1, is a race. Threads are paired by what they do, not by who came first.
+    @Test func threadsArePairedByWhatTheyDo() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        func run(serverFirst: Bool) -> [TraceEvent] {
+            var s = EventScript()
+            // Thread 1 is whichever called first (capture ids are handed out in that order).
+            let server: UInt32 = serverFirst ? 1 : 2, client: UInt32 = serverFirst ? 2 : 1
+            let (ls, cs): (UInt64, UInt64) = serverFirst ? (1, 2) : (2, 1)
+            for t in serverFirst ? [server, client] : [client, server] {
+                s.socket(t == server ? ls : cs, thread: t)
+            }
+            s.add(.enter, .WSPListen, thread: server, [.uint(ls), .int(5)])
+            s.add(.leave, .WSPListen, thread: server, [.int(0), .int(0)])
+            s.add(.enter, .WSPConnect, thread: client, [.uint(cs), .bytes([2, 0, 0x9c, 0x41, 127, 0, 0, 1])])
+            s.add(.leave, .WSPConnect, thread: client, [.int(0), .int(0)])
+            let w = s.rdmaWrite(socket: cs, ov: 9, thread: client)
+            s.complete(.WSPRdmaWrite, startThread: client, seq: w, socket: cs, ov: 9, thread: client)
+            return s.events
+        }
+        let a = dir.file("a.santrace"), b = dir.file("b.santrace")
+        try Traces.write(a, run(serverFirst: true))
+        try Traces.write(b, run(serverFirst: false))
+        let r = try TraceDiff.run(a: a, b: b)
+        #expect(r.semantic.isEqual, "\(r.semantic.details.map { "\($0.kind) t\($0.thread) \($0.a) | \($0.b)" })")
+        #expect(r.semantic.callsCompared == 5)  // two sockets, listen, connect, one write
+        let plan = ThreadMatching.plan(try ThreadMatching.threads(a), try ThreadMatching.threads(b))
+        #expect(plan.a == [1: 1, 2: 2] && plan.b == [2: 1, 1: 2])
+    }
+
     @Test func payloadChecksumsAreComparedWhenBothHaveThem() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

@@ -67,21 +67,26 @@ struct IdNormalizer {
     }
 }
 
-/// Thread capture ids → ranks 1, 2, 3 … in the order the threads' first events appear in the
-/// trace. Threads are paired across runs by rank.
+/// Thread capture ids → ranks: those of the plan (``ThreadMatching``), then 1 + the highest
+/// planned rank, and so on, for a thread the plan does not know, in order of first sight.
 struct ThreadRanks {
     private var ranks = [UInt16](repeating: 0, count: 65536)
-    private(set) var threads: [UInt32] = []
+    private var next: Int
 
-    /// The rank of `thread` (assigned on first sight).
+    init(plan: [UInt32: Int] = [:]) {
+        for (t, r) in plan { self.ranks[Int(t & 0xFFFF)] = UInt16(truncatingIfNeeded: r) }
+        self.next = plan.values.max() ?? 0
+    }
+
+    /// The rank of `thread` (assigned on first sight when the plan has none).
     @inline(__always)
     mutating func rank(_ thread: UInt32) -> Int {
         let t = Int(thread & 0xFFFF)
         let r = self.ranks[t]
         if r != 0 { return Int(r) }
-        self.threads.append(thread)
-        self.ranks[t] = UInt16(truncatingIfNeeded: self.threads.count)
-        return self.threads.count
+        self.next += 1
+        self.ranks[t] = UInt16(truncatingIfNeeded: self.next)
+        return self.next
     }
 }
 

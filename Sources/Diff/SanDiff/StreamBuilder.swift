@@ -58,7 +58,8 @@ struct StreamBuilder {
         var cell: Int32
     }
 
-    init(endpoint: Endpoint, reader: TraceReader) {
+    init(endpoint: Endpoint, reader: TraceReader, ranks: [UInt32: Int] = [:]) {
+        self.ranks = ThreadRanks(plan: ranks)
         self.stream = EndpointStream(endpoint: endpoint)
         self.stream.payloadPolicy = reader.payloadPolicy
         self.clock = reader.clock
@@ -66,10 +67,11 @@ struct StreamBuilder {
         self.ticksPerNs = reader.clock.tscHz / 1e9
     }
 
-    /// Reads every event of `reader`; `progress` is told how many events were read, every 64 Ki.
-    static func build(_ endpoint: Endpoint, progress: ((UInt64) -> Void)? = nil) throws -> EndpointStream {
+    /// Reads every event of the endpoint's trace, its threads ranked by `ranks` (a
+    /// ``ThreadMatching`` plan); `progress` is told how many events were read, every 64 Ki.
+    static func build(_ endpoint: Endpoint, ranks: [UInt32: Int] = [:], progress: ((UInt64) -> Void)? = nil) throws -> EndpointStream {
         let reader = try TraceReader(path: endpoint.path)
-        var b = StreamBuilder(endpoint: endpoint, reader: reader)
+        var b = StreamBuilder(endpoint: endpoint, reader: reader, ranks: ranks)
         b.threadEvents = try Self.threadEvents(endpoint.path)
         let cursor = try reader.cursor()
         var r = EventRecord()
@@ -119,16 +121,23 @@ struct StreamBuilder {
     }
 
     /// The rank of a thread that makes calls, with its per-thread state allocated.
+    @inline(__always)
     private mutating func callerRank(_ thread: UInt32) -> Int {
         let rank = self.ranks.rank(thread)
-        while self.stream.threads.count < rank {
-            var t = ThreadStream(thread: self.ranks.threads[self.stream.threads.count])
-            // About one call per two events: growing by doubling would copy the stream ~twice.
-            t.items.reserveCapacity(Int(min(self.threadEvents[t.thread] ?? 0, 1 << 28) / 2 + 16))
-            self.stream.threads.append(t)
-            self.open.append([])
+        if rank > self.stream.threads.count || self.stream.threads[rank - 1].thread != thread {
+            self.allocate(thread, rank)
         }
         return rank
+    }
+
+    private mutating func allocate(_ thread: UInt32, _ rank: Int) {
+        while self.stream.threads.count < rank {
+            self.stream.threads.append(ThreadStream(thread: 0))  // a rank of the plan not seen (yet)
+            self.open.append([])
+        }
+        self.stream.threads[rank - 1].thread = thread
+        // About one call per two events: growing by doubling would copy the stream ~twice.
+        self.stream.threads[rank - 1].items.reserveCapacity(Int(min(self.threadEvents[thread] ?? 0, 1 << 28) / 2 + 16))
     }
 
     // MARK: Calls

@@ -70,8 +70,14 @@ public enum TraceDiff {
     public static func run(_ pairing: EndpointPairing, a: String, b: String, options: DiffOptions) throws -> DiffReport {
         // Both sides of every pair are read on two threads (one per core here).
         let sides = pairing.pairs.flatMap { [$0.a, $0.b] }
+        // Threads are paired (and ranked) by what they do before either side is read.
+        var ranks: [[UInt32: Int]] = []
+        for p in pairing.pairs {
+            let plan = ThreadMatching.plan(try ThreadMatching.threads(p.a.path), try ThreadMatching.threads(p.b.path))
+            ranks += [plan.a, plan.b]
+        }
         let progress = options.progress
-        let streams = try parallelMap(sides.count) { i in try StreamBuilder.build(sides[i], progress: progress) }
+        let streams = try parallelMap(sides.count) { i in try StreamBuilder.build(sides[i], ranks: ranks[i], progress: progress) }
         var semantic = SemanticDiff(maxDetails: options.maxDetails, maxEdits: options.maxEdits)
         var perf = PerformanceReport(threshold: options.threshold, alpha: options.alpha)
         for (i, e) in pairing.onlyA.enumerated() { semantic.missingEndpoint(e, index: pairing.pairs.count + i, inA: true) }
