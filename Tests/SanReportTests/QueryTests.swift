@@ -54,7 +54,11 @@ import Testing
         defer { dir.cleanup() }
         let t = dir.file("t.santrace"), u = dir.file("u.santrace")
         try Traces.synthetic(t, iterations: 300)
-        try Traces.synthetic(u, iterations: 300)
+        // A copy, not a second generation: the writer cuts segments by age too (wall clock).
+        let bytes = Self.fileBytes(t)
+        let f = try #require(fopen(u, "wb"))
+        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        fclose(f)
         try EventIndexer.build(path: u)
         let temp = try QueryEngine(path: t)
         #expect(!temp.hasEvents)
@@ -63,7 +67,9 @@ import Testing
         #expect(temp.temporaryIndex)
         let b = try Self.all(QueryEngine(path: u), sql)
         #expect(a.count == Int(try TraceReader(path: t).eventCount))
-        #expect(a == b)
+        #expect(a.count == b.count)
+        let firstDifference = a.indices.first { $0 < b.count && a[$0] != b[$0] }
+        #expect(firstDifference == nil, "row \(firstDifference ?? -1): \(firstDifference.map { "\(a[$0]) vs \(b[$0])" } ?? "")")
         // And the views over it agree too.
         let v = "select * from function_latency order by function"
         #expect(try Self.all(temp, v) == Self.all(QueryEngine(path: u), v))

@@ -17,24 +17,32 @@ struct CallItem {
     var ret: Int64 = 0
     /// Bytes the call asks for (its buffer lengths summed, or its `length` field).
     var bytes: UInt64 = 0
-    /// Hash of the payload hashes or bytes the ENTER or LEAVE carries (see `flags`).
+    /// Hash of the payload hashes or bytes the ENTER carries (what a send or write sends; kind in
+    /// `flags`), and of those the LEAVE carries (what a receive that completed at once received;
+    /// kind in `resultPayloadKind`).
     var payload: UInt64 = 0
+    var resultPayload: UInt64 = 0
     var err: Int32 = 0
     /// The LEAVE's `bytes` field.
     var resultBytes: UInt32 = 0
     /// Index of its completion in ``EndpointStream/completions``, -1 when none.
     var completion: Int32 = -1
     var flags: UInt8 = 0
+    var resultPayloadKind: UInt8 = 0
 
     static let left: UInt8 = 1
     static let pending: UInt8 = 2
     static let payloadHash: UInt8 = 4
     static let payloadFull: UInt8 = 8
     static let completedEarly: UInt8 = 16
+    /// The function starts an overlapped operation (send, receive, RDMA).
+    static let startsOperation: UInt8 = 32
 
     var function: FunctionID { FunctionID(UInt16(truncatingIfNeeded: self.key >> 32)) }
     var socket: UInt32 { UInt32(truncatingIfNeeded: self.key) }
     var isLookup: Bool { self.key >> 32 == Self.lookupFunction }
+    var startsOperation: Bool { self.flags & Self.startsOperation != 0 }
+    var isPending: Bool { self.flags & Self.pending != 0 }
     /// The alignment key's function part for extension look-ups (not a function id).
     static let lookupFunction: UInt64 = 0x200
 }

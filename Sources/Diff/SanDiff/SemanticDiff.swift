@@ -99,11 +99,20 @@ struct SemanticDiff {
             guard j >= 0 else { continue }
             let x = a.items[i], y = b.items[j]
             self.report.callsCompared += 1
-            if x.err != y.err || x.ret != y.ret {
-                self.add(divergence(.status, i, j, Self.outcome(x), Self.outcome(y)))
-            }
-            if x.bytes != y.bytes || x.resultBytes != y.resultBytes {
-                self.add(divergence(.bytes, i, j, Self.byteCounts(x), Self.byteCounts(y)))
+            if x.startsOperation || y.startsOperation {
+                let (found, linked) = Self.compareOperation(ea, eb, x, y)
+                if linked { self.report.completionsCompared += 1 }
+                for (kind, sa, sb, seqA, seqB) in found { self.add(divergence(kind, i, j, sa, sb, seqA: seqA, seqB: seqB)) }
+            } else {
+                if x.err != y.err || x.ret != y.ret {
+                    self.add(divergence(.status, i, j, Self.outcome(x), Self.outcome(y)))
+                }
+                if x.bytes != y.bytes || x.resultBytes != y.resultBytes {
+                    self.add(divergence(.bytes, i, j, Self.byteCounts(x), Self.byteCounts(y)))
+                }
+                if Self.payloadsDiffer(x.resultPayload, x.resultPayloadKind, y.resultPayload, y.resultPayloadKind) {
+                    self.add(divergence(.payload, i, j, Self.hex(x.resultPayload), Self.hex(y.resultPayload)))
+                }
             }
             if Self.payloadsDiffer(x.payload, x.flags, y.payload, y.flags) {
                 self.add(divergence(.payload, i, j, Self.hex(x.payload), Self.hex(y.payload)))
@@ -112,35 +121,60 @@ struct SemanticDiff {
                 self.add(divergence(.arguments, i, j, x.args != y.args ? "arguments #\(Self.hex(x.args))" : "results #\(Self.hex(x.result))",
                                     x.args != y.args ? "arguments #\(Self.hex(y.args))" : "results #\(Self.hex(y.result))"))
             }
-            switch (x.completion >= 0, y.completion >= 0) {
-            case (true, true):
-                let p = ea.completions[Int(x.completion)], q = eb.completions[Int(y.completion)]
-                self.report.completionsCompared += 1
-                if p.status != q.status {
-                    self.add(divergence(.status, i, j, "completion " + Self.error(p.status), "completion " + Self.error(q.status),
-                                        seqA: p.seq, seqB: q.seq))
-                }
-                if p.bytes != q.bytes {
-                    self.add(divergence(.bytes, i, j, "completion \(p.bytes) bytes", "completion \(q.bytes) bytes",
-                                        seqA: p.seq, seqB: q.seq))
-                }
-                if Self.payloadsDiffer(p.payload, p.payloadKind, q.payload, q.payloadKind) {
-                    self.add(divergence(.payload, i, j, "completion " + Self.hex(p.payload), "completion " + Self.hex(q.payload),
-                                        seqA: p.seq, seqB: q.seq))
-                }
-            case (true, false):
-                let p = ea.completions[Int(x.completion)]
-                self.add(divergence(.missingCompletion, i, j, "completed: " + Self.error(p.status) + ", \(p.bytes) bytes",
-                                    y.flags & CallItem.pending != 0 ? "never completed" : "no operation (" + Self.outcome(y) + ")",
-                                    seqA: p.seq))
-            case (false, true):
-                let q = eb.completions[Int(y.completion)]
-                self.add(divergence(.extraCompletion, i, j,
-                                    x.flags & CallItem.pending != 0 ? "never completed" : "no operation (" + Self.outcome(x) + ")",
-                                    "completed: " + Self.error(q.status) + ", \(q.bytes) bytes", seqB: q.seq))
-            case (false, false): break
-            }
         }
+    }
+
+    /// How an operation ended: its completion; else, when the call succeeded at once, what the
+    /// call returned; nil while it never completed (pending at the end of the trace).
+    struct Outcome: Equatable {
+        var status: Int32
+        var bytes: UInt32
+        var payload: UInt64
+        var payloadKind: UInt8
+        var seq: UInt64?
+    }
+
+    static func describe(_ o: Outcome) -> String {
+        if o.seq != nil { return "completed: " + Self.error(o.status) + ", \(o.bytes) bytes" }
+        return o.status == 0 ? "completed at once: \(o.bytes) bytes" : "failed at the call: " + Self.error(o.status)
+    }
+
+    static func outcome(_ x: CallItem, _ e: EndpointStream) -> Outcome? {
+        if x.completion >= 0 {
+            let c = e.completions[Int(x.completion)]
+            return Outcome(status: c.status, bytes: c.bytes, payload: c.payload, payloadKind: c.payloadKind, seq: c.seq)
+        }
+        if x.isPending { return nil }
+        if x.err == 0 {
+            return Outcome(status: 0, bytes: x.resultBytes, payload: x.resultPayload, payloadKind: x.resultPayloadKind, seq: nil)
+        }
+        return Outcome(status: x.err, bytes: 0, payload: 0, payloadKind: 0, seq: nil)
+    }
+
+    /// Compares two calls that start operations by their outcome: whether the call returned
+    /// WSA_IO_PENDING or completed at once is a matter of timing, what the operation did is not.
+    /// Returns the divergences, and whether both had a completion event.
+    static func compareOperation(_ ea: EndpointStream, _ eb: EndpointStream, _ x: CallItem, _ y: CallItem)
+        -> ([(Divergence.Kind, String, String, UInt64?, UInt64?)], Bool) {
+        var out: [(Divergence.Kind, String, String, UInt64?, UInt64?)] = []
+        var linked = false
+        func report(_ k: Divergence.Kind, _ a: String, _ b: String, _ sa: UInt64?, _ sb: UInt64?) { out.append((k, a, b, sa, sb)) }
+        if x.bytes != y.bytes { report(.bytes, Self.byteCounts(x), Self.byteCounts(y), nil, nil) }
+        switch (Self.outcome(x, ea), Self.outcome(y, eb)) {
+        case let (p?, q?):
+            linked = p.seq != nil && q.seq != nil
+            if p.status != q.status { report(.status, Self.describe(p), Self.describe(q), p.seq, q.seq) }
+            if p.bytes != q.bytes { report(.bytes, Self.describe(p), Self.describe(q), p.seq, q.seq) }
+            if Self.payloadsDiffer(p.payload, p.payloadKind, q.payload, q.payloadKind) {
+                report(.payload, Self.describe(p) + " #" + Self.hex(p.payload), Self.describe(q) + " #" + Self.hex(q.payload), p.seq, q.seq)
+            }
+        case let (p?, nil):
+            report(.missingCompletion, Self.describe(p), "never completed", p.seq, nil)
+        case let (nil, q?):
+            report(.extraCompletion, "never completed", Self.describe(q), nil, q.seq)
+        case (nil, nil): break
+        }
+        return (out, linked)
     }
 
     // MARK: Completion order

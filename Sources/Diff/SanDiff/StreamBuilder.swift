@@ -187,6 +187,7 @@ struct StreamBuilder {
         }
         item.key = UInt64(fn.rawValue) << 32 | UInt64(socket)
         item.args = h
+        if ro.startsOperation { item.flags |= CallItem.startsOperation }
         item.bytes = bytes
         let cell = PerformanceSamples.cell(fn, SizeClass.of(bytes))
         self.stream.samples.bytes[Int(cell)] &+= bytes
@@ -230,7 +231,11 @@ struct StreamBuilder {
                 h = mix(h, UInt64(self.ids.id(kind, r.value(i), rank: rank)))
             } else {
                 switch t {
-                case .payload: self.payload(r, i, into: &item)
+                case .payload:
+                    var scratch = CallItem(seq: 0, key: 0)
+                    self.payload(r, i, into: &scratch)
+                    item.resultPayload = scratch.payload
+                    item.resultPayloadKind = scratch.flags
                 case .sockaddr: h = mix(h, Self.family(r, i))
                 // WSPIoctl output can hold pointers (extension functions): not comparable.
                 case .bytes where r.function != .WSPIoctl: h = mix(h, r.bytes(i).map(fnv) ?? 0)

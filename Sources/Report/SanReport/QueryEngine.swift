@@ -65,15 +65,27 @@ public final class QueryEngine {
         // First: "When the temp_store setting is changed, all existing temporary tables, indices,
         // triggers, and views are immediately deleted" (sqlite.org pragma.html#pragma_temp_store).
         try self.db.execute("PRAGMA temp_store = MEMORY")
+        try self.db.execute("PRAGMA query_only = 1")
+    }
+
+    /// The views are created when a query first names one (a query on the trace's own tables
+    /// does not pay for them: `query` is measured in milliseconds).
+    private var viewsCreated = false
+
+    func createViews() throws {
+        guard !self.viewsCreated else { return }
+        try self.db.execute("PRAGMA query_only = 0")
+        defer { try? self.db.execute("PRAGMA query_only = 1") }
         try self.db.execute(QueryViews.base)
         if self.hasEvents { try self.db.execute(QueryViews.overEvents) }
-        try self.db.execute("PRAGMA query_only = 1")
+        self.viewsCreated = true
     }
 
     /// Builds the temporary event index (allowed for any size: `--index` on a large trace writes
     /// the persistent one instead, see the CLI).
     public func buildTemporaryIndex(progress: ((UInt64) -> Void)? = nil) throws {
         guard !self.hasEvents else { return }
+        try self.createViews()
         try self.db.execute("PRAGMA query_only = 0")
         defer { try? self.db.execute("PRAGMA query_only = 1") }
         _ = try TemporaryEventIndex.build(self.reader, into: self.db, progress: progress)
@@ -93,6 +105,10 @@ public final class QueryEngine {
             guard s.isReadOnly else { throw QueryError.writeRefused(first) }
             return s
         } catch let e as SQLiteError {
+            if !self.viewsCreated, Self.namesView(e.message) {
+                try self.createViews()
+                return try self.prepare(sql, autoIndex: autoIndex, progress: progress)
+            }
             if !self.hasEvents, Self.namesEventIndex(e.message) {
                 guard autoIndex, self.reader.eventCount <= self.onTheFlyLimit else {
                     throw QueryError.needsEventIndex(path: self.path, events: self.reader.eventCount)
@@ -137,6 +153,7 @@ public final class QueryEngine {
         do {
             length = try self.db.firstStatementLength(sql)
         } catch {
+            if !self.viewsCreated, Self.namesView(error.message) { return sql }  // prepare() creates them
             if !self.hasEvents, Self.namesEventIndex(error.message) { return sql }  // prepare() handles it
             throw QueryError.invalid(error.message)
         }
@@ -162,6 +179,13 @@ public final class QueryEngine {
             }
         }
         return true
+    }
+
+    /// True for SQLite's "no such table: X" when X is one of the views.
+    static func namesView(_ message: String) -> Bool {
+        guard let r = message.firstRange(of: "no such table: ") else { return false }
+        let name = message[r.upperBound...].split(separator: ".").last.map(String.init) ?? ""
+        return QueryViews.names.contains(name.lowercased())
     }
 
     /// True for SQLite's "no such table: X" when X needs the event index.

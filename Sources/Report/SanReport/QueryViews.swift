@@ -72,6 +72,10 @@ public enum QueryViews {
             FROM events e LEFT JOIN functions f ON f.id = e.function;
         """
 
+    /// The names the views and tables above create.
+    public static let names: Set<String> = ["function_names", "function_totals", "size_totals", "registration_lifetimes",
+                                            "socket_lifetimes", "calls", "completions", "function_latency"]
+
     /// Names that need the event index: a query naming one of them on a trace without it gets the
     /// temporary index or the advice to run `sanreplay index`.
     public static let needingEvents: Set<String> = ["events", "events_named", "calls", "completions", "function_latency"]
