@@ -32,6 +32,8 @@ extension SanReplay {
         var format: ExportFormat
         @Option(name: .shortAndLong, help: ArgumentHelp("The file to write (- for standard output).", valueName: "FILE"))
         var output: String
+        @Flag(name: .long, help: "Print what was written as JSON ({\"output\", \"format\", \"events\", \"traces\"}) on standard error.")
+        var json = false
 
         func run() throws {
             let paths = try TraceSet.paths(self.input.trace)
@@ -41,7 +43,16 @@ extension SanReplay {
             let file = try OutputFile(path: self.output)
             let n = try Exporter.export(paths, format: self.format, to: file, progress: bar.callback)
             bar.finish()
-            if self.output != "-" { printError("sanreplay: wrote \(formatCount(n)) events to \(self.output)") }
+            if self.json {
+                var o = JSONObject()
+                o.add("output", self.output)
+                o.add("format", self.format.rawValue)
+                o.add("events", n)
+                o.add("traces", raw: jsonArray(paths.map(jsonString)))
+                printError(o.text)
+            } else if self.output != "-" {
+                printError("sanreplay: wrote \(formatCount(n)) events to \(self.output)")
+            }
         }
     }
 }
