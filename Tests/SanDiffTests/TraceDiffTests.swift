@@ -287,6 +287,15 @@ import Testing
         let x = try TraceDiff.run(a: dir.file("a"), b: dir.file("b"))
         #expect(x.semantic.counts[.extraEndpoint] == 1)
         #expect(x.verdict == .divergence)
+        // Under another program name (a replay), processes pair by role.
+        let renamed = EndpointPairing.match(try TraceDiff.endpoints(dir.file("a")),
+                                            try TraceDiff.endpoints(dir.file("a")).map { e in
+                                                var r = e
+                                                r.program = "replayer"
+                                                return r
+                                            })
+        #expect(renamed.pairs.count == 2 && renamed.onlyA.isEmpty && renamed.onlyB.isEmpty)
+        #expect(renamed.pairs.allSatisfy { $0.a.role == $0.b.role })
         for f in ["a/1", "a/2", "b/1", "b/2", "b/3"] { unlink(dir.file(f + ".santrace")) }
         rmdir(dir.file("a"))
         rmdir(dir.file("b"))

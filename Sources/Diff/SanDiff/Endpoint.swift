@@ -3,12 +3,14 @@ import SanTraceStore
 
 /// One recorded process of a run (one trace of a trace set) and what identifies it across runs.
 ///
-/// **Matching rule** (Docs/Diff.md): two traces are the same endpoint when they have the same
-/// *program* (the base name of the recorded process's argv[0]) and the same *role*: `listener`
-/// (it called WSPListen or WSPAccept), `connector` (it called WSPConnect), `listener+connector`
-/// (both) or `local` (neither). Several traces with the same program and role (forked children,
-/// several clients) are paired in the order they started (`meta.started_realtime_ns`, then pid,
-/// then file name). Two single traces are always paired with each other, whatever their names.
+/// **Matching rule** (Docs/Analysis.md §1.1): two traces are the same endpoint when they have the
+/// same *program* (the base name of the recorded process's argv[0]) and the same *role*:
+/// `listener` (it called WSPListen or WSPAccept), `connector` (it called WSPConnect),
+/// `listener+connector` (both) or `local` (neither). Several traces with the same program and
+/// role (forked children, several clients) are paired in the order they started
+/// (`meta.started_realtime_ns`, then pid, then file name). Traces left over are then paired by
+/// role alone, in the same order (a replay runs under another program name). Two single traces
+/// are always paired with each other.
 public struct Endpoint: Sendable, Equatable {
     public enum Role: String, Sendable {
         case listener
@@ -67,27 +69,36 @@ public struct EndpointPairing: Sendable {
 
     public static func match(_ a: [Endpoint], _ b: [Endpoint]) -> EndpointPairing {
         if a.count == 1 && b.count == 1 { return EndpointPairing(pairs: [(a[0], b[0])], onlyA: [], onlyB: []) }
-        func groups(_ list: [Endpoint]) -> [String: [Endpoint]] {
+        func groups(_ list: [Endpoint], _ key: (Endpoint) -> String) -> [String: [Endpoint]] {
             var g: [String: [Endpoint]] = [:]
-            for e in list { g[e.name, default: []].append(e) }
+            for e in list { g[key(e), default: []].append(e) }
             for k in g.keys {
                 g[k]!.sort { ($0.startedNs, $0.pid, $0.path) < ($1.startedNs, $1.pid, $1.path) }
             }
             return g
         }
-        let ga = groups(a), gb = groups(b)
         var out = EndpointPairing(pairs: [], onlyA: [], onlyB: [])
-        for name in Set(ga.keys).union(gb.keys).sorted() {
-            let la = ga[name] ?? [], lb = gb[name] ?? []
-            for i in 0..<max(la.count, lb.count) {
-                switch (i < la.count, i < lb.count) {
-                case (true, true): out.pairs.append((la[i], lb[i]))
-                case (true, false): out.onlyA.append(la[i])
-                case (false, true): out.onlyB.append(lb[i])
-                default: break
+        var restA = a, restB = b
+        // By program and role, then by role.
+        for key in [{ (e: Endpoint) in e.name }, { (e: Endpoint) in e.role.rawValue }] {
+            guard !restA.isEmpty && !restB.isEmpty else { break }
+            let ga = groups(restA, key), gb = groups(restB, key)
+            restA = []
+            restB = []
+            for name in Set(ga.keys).union(gb.keys).sorted() {
+                let la = ga[name] ?? [], lb = gb[name] ?? []
+                for i in 0..<max(la.count, lb.count) {
+                    switch (i < la.count, i < lb.count) {
+                    case (true, true): out.pairs.append((la[i], lb[i]))
+                    case (true, false): restA.append(la[i])
+                    case (false, true): restB.append(lb[i])
+                    default: break
+                    }
                 }
             }
         }
+        out.onlyA = restA
+        out.onlyB = restB
         return out
     }
 }
