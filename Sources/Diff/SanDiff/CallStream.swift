@@ -86,6 +86,4 @@ final class EndpointStream {
     let samples = PerformanceSamples()
 
     init(endpoint: Endpoint) { self.endpoint = endpoint }
-
-    var calls: Int { self.threads.reduce(0) { $0 + $1.items.count } }
 }

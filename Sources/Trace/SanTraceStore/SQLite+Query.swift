@@ -16,9 +16,6 @@ extension SQLiteStatement {
     public func columnName(_ col: Int32) -> String {
         sqlite3_column_name(self.handle, col).map { String(cString: $0) } ?? "column\(col + 1)"
     }
-
-    /// The SQL text of the statement.
-    public var text: String { self.sql }
 }
 
 /// A column's storage class in the current row (sqlite.org c3ref/c_blob.html).

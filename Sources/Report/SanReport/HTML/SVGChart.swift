@@ -38,7 +38,7 @@ struct SVGChart {
                           "#7f7f7f"]
 
     func svg() -> String {
-        let left = 70.0, right = 175.0, top = 28.0, bottom = 42.0
+        let left = 86.0, right = 175.0, top = 28.0, bottom = 42.0
         let pw = self.width - left - right, ph = self.height - top - bottom
         let xs = self.series.flatMap { $0.points.map(\.x) }.filter { self.xScale == .linear || $0 > 0 }
         let ys = self.series.flatMap { $0.points.map(\.y) }
@@ -72,7 +72,7 @@ struct SVGChart {
             out += "<text x=\"\(f(px(x)))\" y=\"\(f(top + ph + 16))\" class=\"tick\" text-anchor=\"middle\">\(html(self.xFormat(x)))</text>"
         }
         out += "<text x=\"\(f(left + pw / 2))\" y=\"\(f(self.height - 6))\" class=\"axis\" text-anchor=\"middle\">\(html(self.xLabel))</text>"
-        out += "<text x=\"14\" y=\"\(f(top + ph / 2))\" class=\"axis\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(f(top + ph / 2)))\">\(html(self.yLabel))</text>"
+        out += "<text x=\"12\" y=\"\(f(top + ph / 2))\" class=\"axis\" text-anchor=\"middle\" transform=\"rotate(-90 12 \(f(top + ph / 2)))\">\(html(self.yLabel))</text>"
         // Series.
         for (i, s) in self.series.enumerated() {
             let pts = s.points.filter { self.xScale == .linear || $0.x > 0 }
