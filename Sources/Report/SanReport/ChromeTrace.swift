@@ -9,7 +9,8 @@ import SanTraceStore
 /// observed it (thread 0, "inline completions", for those derived from the call itself), joined
 /// to the call that started the operation by a flow arrow (`ph: s` → `ph: f`, binding to the
 /// enclosing slices); upcalls and extension look-ups are instant events; calls that never
-/// returned are open slices (`ph: B`). Timestamps in microseconds since the trace's first event.
+/// returned are open slices (`ph: B`). Timestamps in microseconds since the first event of the
+/// set, on the traces' wall clocks (so a client and its server line up).
 enum ChromeTrace {
     struct Open {
         var function: FunctionID
@@ -20,7 +21,13 @@ enum ChromeTrace {
         var bytes: UInt64
     }
 
-    static func write(_ path: String, to out: OutputFile, first: inout Bool, pids: inout Set<Int64>,
+    /// The wall-clock time of a trace's first event, ns since the epoch (meta anchors, §4).
+    static func wallClockStart(_ r: TraceReader) -> Int64 {
+        r.clock.anchorRealtimeNs &+ r.clock.nanoseconds(from: r.clock.anchorTSC, to: r.firstTSC)
+    }
+
+    /// Writes one trace's events; its time line starts `offsetNs` after the set's first event.
+    static func write(_ path: String, offsetNs: Int64, to out: OutputFile, first: inout Bool, pids: inout Set<Int64>,
                       progress: ((UInt64) -> Void)?) throws -> UInt64 {
         let reader = try TraceReader(path: path)
         var pid = reader.meta["pid"].flatMap { Int64($0) } ?? 1
@@ -28,7 +35,7 @@ enum ChromeTrace {
         pids.insert(pid)
         let p = String(pid)
         let clock = reader.clock, origin = reader.firstTSC
-        func us(_ tsc: UInt64) -> String { Self.micros(clock.nanoseconds(from: origin, to: tsc)) }
+        func us(_ tsc: UInt64) -> String { Self.micros(offsetNs &+ clock.nanoseconds(from: origin, to: tsc)) }
         func emit(_ s: String) {
             out.write(first ? s : ",\n" + s)
             first = false

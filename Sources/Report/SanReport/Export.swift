@@ -31,7 +31,12 @@ public enum Exporter {
             out.write("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")
             var first = true
             var pids = Set<Int64>()
-            for p in paths { total += try ChromeTrace.write(p, to: out, first: &first, pids: &pids, progress: progress) }
+            // The processes of a set share one time line: their wall clocks.
+            let starts = try paths.map { try ChromeTrace.wallClockStart(TraceReader(path: $0)) }
+            let origin = starts.min() ?? 0
+            for (p, start) in zip(paths, starts) {
+                total += try ChromeTrace.write(p, offsetNs: start - origin, to: out, first: &first, pids: &pids, progress: progress)
+            }
             out.write("\n],\"otherData\":{\"generator\":\"sanreplay export\",\"traces\":"
                       + jsonArray(paths.map(jsonString)) + "}}\n")
         case .csv:
