@@ -39,14 +39,14 @@ protocol CallSink {
     mutating func operationStarted(tsc: UInt64, function: FunctionID)
     mutating func operationCompleted(tsc: UInt64, function: FunctionID)
     /// Every event the tracker reads (first and last time, counts).
-    mutating func event(_ r: EventRecord, _ roles: ShapeRoles.Roles)
+    mutating func event(_ r: borrowing EventRecord, _ roles: ShapeRoles.Roles)
 }
 
 extension CallSink {
     static var wantsContext: Bool { false }
     mutating func operationStarted(tsc: UInt64, function: FunctionID) {}
     mutating func operationCompleted(tsc: UInt64, function: FunctionID) {}
-    mutating func event(_ r: EventRecord, _ roles: ShapeRoles.Roles) {}
+    mutating func event(_ r: borrowing EventRecord, _ roles: ShapeRoles.Roles) {}
 }
 
 /// Pairs ENTERs with LEAVEs (per thread, calls nest) and operations with their completions (by
@@ -104,7 +104,8 @@ struct CallTracker {
     @inline(__always)
     static func key(_ thread: UInt32, _ seq: UInt64) -> UInt64 { UInt64(thread) << 44 | (seq & ((1 << 44) - 1)) }
 
-    mutating func observe<S: CallSink>(_ r: EventRecord, into sink: inout S) {
+    /// `r` is `inout` only to be passed by address: a borrowed `var` is copied (192 bytes) per call.
+    mutating func observe<S: CallSink>(_ r: inout EventRecord, into sink: inout S) {
         let ro = self.roles.roles(r)
         sink.event(r, ro)
         switch r.kind {
@@ -116,7 +117,7 @@ struct CallTracker {
     }
 
     @inline(__always)
-    private mutating func enter(_ r: EventRecord, _ ro: ShapeRoles.Roles, context: Bool) {
+    private mutating func enter(_ r: borrowing EventRecord, _ ro: ShapeRoles.Roles, context: Bool) {
         let t = Int(r.thread)
         if t >= self.stacks.count {
             self.stacks.append(contentsOf: repeatElement([], count: t + 1 - self.stacks.count))
@@ -134,7 +135,8 @@ struct CallTracker {
         if context {
             let (prev, prevTSC) = self.lastCall[t]
             open.previous = prev
-            open.gap = prev == .none || r.tsc < prevTSC ? 0 : r.tsc - prevTSC
+            let tsc = r.tsc
+            open.gap = prev == .none || tsc < prevTSC ? 0 : tsc - prevTSC
             open.inflight = socket < UInt64(self.inflight.count) ? self.inflight[Int(socket)] : 0
             self.lastCall[t] = (r.function, r.tsc)
         }
@@ -144,10 +146,11 @@ struct CallTracker {
         }
     }
 
-    private mutating func leave<S: CallSink>(_ r: EventRecord, _ ro: ShapeRoles.Roles, into sink: inout S) {
+    private mutating func leave<S: CallSink>(_ r: borrowing EventRecord, _ ro: ShapeRoles.Roles, into sink: inout S) {
         let t = Int(r.thread)
         let status = ro.error >= 0 ? r.signed(Int(ro.error)) : 0
-        guard t < self.stacks.count, let i = self.stacks[t].lastIndex(where: { $0.function == r.function }) else {
+        let fn = r.function
+        guard t < self.stacks.count, let i = self.stacks[t].lastIndex(where: { $0.function == fn }) else {
             if self.keepUnpaired {
                 self.unpaired.append(Unpaired(kind: .leave, thread: r.thread, function: r.function, key: 0, tsc: r.tsc,
                                               seq: r.sequence, status: status, socket: 0))
@@ -181,7 +184,7 @@ struct CallTracker {
         sink.finished(Self.finished(open, thread: thread, endTSC: tsc, endSeq: seq, status: status, operation: false))
     }
 
-    private mutating func completion<S: CallSink>(_ r: EventRecord, _ ro: ShapeRoles.Roles, into sink: inout S) {
+    private mutating func completion<S: CallSink>(_ r: borrowing EventRecord, _ ro: ShapeRoles.Roles, into sink: inout S) {
         guard ro.start >= 0, let ref = r.callRef(Int(ro.start)), ref.thread != 0 else { return }
         let key = Self.key(ref.thread, ref.sequence)
         let status = ro.error >= 0 ? r.signed(Int(ro.error)) : 0

@@ -43,7 +43,7 @@ enum TraceScan {
             var e = EventRecord()
             var n: UInt64 = 0
             while try cursor.next(into: &e) {
-                tracker.observe(e, into: &sink)
+                tracker.observe(&e, into: &sink)
                 n &+= 1
                 if n & 0xFFFF == 0 { progress?(0x10000) }
             }
