@@ -25,8 +25,10 @@ let providerLinkerSettings: [LinkerSetting] = [
 
 /// The trace encoder and decoder run per event on one thread per object: dynamic exclusivity
 /// checks on class properties cost them about a quarter of their time (perf, Docs/TraceFormat.md
-/// §9.2), so those two targets turn the checks off.
-let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"])]
+/// §9.2), so those two targets turn the checks off. They are optimised in debug builds
+/// too: the interposer's drain writes through them inside traced programs, and unoptimised it
+/// keeps up with a tenth of the events a test workload produces.
+let traceHotPathSettings: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked", "-O"])]
 
 let package = Package(
     name: "sanreplay",
@@ -87,17 +89,25 @@ let package = Package(
         // MARK: Interposer (libsantrace.so)
         .target(name: "CSanTrace", dependencies: ["CSanABI", "CSanSupport"], path: "Sources/Interposer/CSanTrace",
                 exclude: ["generated/README.md"], cSettings: [.unsafeFlags(["-O2"])]),
-        .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore"],
+        .target(name: "SanInterpose", dependencies: ["CSanTrace", "CSanABI", "CSanSupport", "SanCore", "SanTraceStore",
+                                                     "SanTraceFormat"],
                 path: "Sources/Interposer/SanInterpose",
-                // The drain keeps up with 8 busy threads only when optimised, debug builds included.
-                swiftSettings: [.unsafeFlags(["-O"])]),
+                // The drain keeps up with 8 busy threads only when optimised, debug builds included;
+                // it converts per event, so no dynamic exclusivity checks either (as in the store).
+                swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
         .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
                 linkerSettings: providerLinkerSettings),
+        // `sanreplay record`: finds libsantrace.so, runs a command with it attached, summarises.
+        .target(name: "SanRecord", dependencies: ["SanTraceStore", "SanTraceFormat"], path: "Sources/Interposer/Record"),
 
         // MARK: Workloads, replay, diff
         .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
                                                 .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/SanPerf"),
+        .target(name: "CSanReplay", path: "Sources/Replay/CSanReplay", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "SanReplay", dependencies: ["SanTraceStore", "SanTraceFormat", "SanSwitch", "SanCore", "CSanABI",
+                                                  "CSanSupport", "CSanReplay"],
+                path: "Sources/Replay/SanReplay", swiftSettings: traceHotPathSettings),
         .target(name: "SanDiff", dependencies: ["SanTraceStore", "SanTraceFormat", "SanCore"], path: "Sources/Diff/SanDiff",
                 swiftSettings: traceHotPathSettings),
         .target(name: "SanReport", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"],
@@ -108,7 +118,7 @@ let package = Package(
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
         .executableTarget(name: "SanReplayCLI", dependencies: [
-            "SanTraceStore", "SanTraceFormat", "SanCore", "SanDiff", "SanReport",
+            "SanTraceStore", "SanTraceFormat", "SanCore", "SanRecord", "SanReplay", "SanDiff", "SanReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/sanreplay"),
 
@@ -116,7 +126,7 @@ let package = Package(
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
-        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport"]),
+        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport", "SanRecord"]),
         .testTarget(name: "SanProviderVerbsTests",
                     dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
         .testTarget(name: "SanProviderTCPTests",
@@ -127,6 +137,8 @@ let package = Package(
         .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
         .testTarget(name: "SanTraceFormatTests", dependencies: ["SanTraceFormat"]),
         .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
+        .testTarget(name: "SanReplayTests", dependencies: ["SanReplay", "SanTraceStore", "SanTraceFormat", "SanSwitch",
+                                                           "CSanReplay", "SanTestSupport"]),
         .testTarget(name: "SanDiffTests", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"]),
         .testTarget(name: "SanReportTests", dependencies: ["SanReport", "SanDiff", "SanTraceStore", "SanTraceFormat"]),
     ]

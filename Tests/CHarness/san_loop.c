@@ -5,7 +5,7 @@
  * layered harness (--provider libsantrace.so, with SANTRACE_PROVIDER set) and the benchmark loop.
  *
  *   san_loop [--provider LIB.so] [--threads N] [--ops N] [--mode sync|upcall|poll|mixed]
- *            [--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork]
+ *            [--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork] [--pin CPU] [--delay-us US]
  *
  * Output (stdout) is deterministic for a given command line — the same with and without the
  * interposer — except in --bench mode, which prints timings. Exit 0 when every call behaved as
@@ -33,7 +33,7 @@ static WSPPROC_TABLE T;
 static LPFN_WSPREGISTERMEMORY reg;
 static LPFN_WSPDEREGISTERMEMORY dereg;
 static LPFN_WSPRDMAWRITE rdma_write;
-static int n_threads = 1, size = 64, bench = 0;
+static int n_threads = 1, size = 64, bench = 0, pin_cpu = -1, delay_us = 0;
 static long n_ops = 1000;
 static const char *mode = "upcall";
 static uint64_t completions_seen;
@@ -71,6 +71,7 @@ typedef struct {
     uint64_t bytes;
     double ns_per_op;
     double p50_ns, p99_ns; /* per call, from rdtsc around each call (both runs pay the same two reads) */
+    double batch_p50_ns;   /* per call, median over batches of 16 calls (rdtsc here ticks in ~10 ns steps) */
 } worker_t;
 
 static inline uint64_t rdtsc(void) {
@@ -105,6 +106,12 @@ static long one_op(SOCKET s, WSABUF *b, WSAOVERLAPPED *ov, int op_mode, int recv
 static void *worker(void *arg) {
     worker_t *w = arg;
     int err = 0;
+    if (pin_cpu >= 0) { /* --pin: the measured loop stays on one CPU (the drain gets the other) */
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(pin_cpu + w->index, &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0) FAIL("cannot pin to CPU %d", pin_cpu + w->index);
+    }
     WSAPROTOCOL_INFOW info = {0};
     SOCKET s = T.lpWSPSocket(AF_INET, SOCK_STREAM, 0, &info, 0, WSA_FLAG_OVERLAPPED, &err);
     if (s == INVALID_SOCKET) FAIL("WSPSocket: %d", err);
@@ -122,15 +129,24 @@ static void *worker(void *arg) {
     long repeats = bench > 0 ? bench : 1;
     uint64_t *samples = bench ? calloc((size_t)repeats, sizeof *samples) : NULL;
     uint32_t *calls = bench ? calloc((size_t)n_ops, sizeof *calls) : NULL;
+    uint32_t *batches = bench ? calloc((size_t)n_ops / 16 + 1, sizeof *batches) : NULL;
     uint64_t tsc0 = rdtsc(), ns0 = now_ns();
     for (long r = 0; r < repeats; r++) {
         uint64_t t0 = now_ns();
         int timed = bench && r == repeats - 1; /* the last repeat times every call */
+        int batched = bench && r == repeats - 2; /* the one before times batches of 16 calls */
+        uint64_t b0 = batched ? rdtsc() : 0;
         for (long i = 0; i < n_ops; i++) {
             int m = mixed ? (int)(i % 3) : op_mode;
             uint64_t c0 = timed ? rdtsc() : 0;
             long got = one_op(s, &b, &ov, m, mixed && (i & 1));
             if (timed) calls[i] = (uint32_t)(rdtsc() - c0);
+            if (delay_us) usleep((useconds_t)delay_us); /* --delay-us: a trickle of calls */
+            if (batched && (i & 15) == 15) {
+                uint64_t b1 = rdtsc();
+                batches[i / 16] = (uint32_t)(b1 - b0);
+                b0 = b1;
+            }
             if (got < 0) {
                 w->pending_errors++;
                 continue;
@@ -149,7 +165,12 @@ static void *worker(void *arg) {
         qsort(c, (size_t)n_ops, sizeof *c, cmp_u64);
         w->p50_ns = (double)c[n_ops / 2] * ns_per_tick;
         w->p99_ns = (double)c[n_ops * 99 / 100] * ns_per_tick;
+        long nb = repeats >= 2 ? n_ops / 16 : 0;
+        for (long i = 0; i < nb; i++) c[i] = batches[i];
+        qsort(c, (size_t)nb, sizeof *c, cmp_u64);
+        w->batch_p50_ns = nb ? (double)c[nb / 2] * ns_per_tick / 16 : 0;
         free(c);
+        free(batches);
         free(calls);
         free(samples);
     }
@@ -212,8 +233,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--linger") && v) linger_ms = atoi(argv[++i]);
         else if (!strcmp(a, "--errors")) errors = 1;
         else if (!strcmp(a, "--fork")) do_fork = 1;
+        else if (!strcmp(a, "--pin") && v) pin_cpu = atoi(argv[++i]);
+        else if (!strcmp(a, "--delay-us") && v) delay_us = atoi(argv[++i]);
         else FAIL("usage: san_loop [--provider LIB.so] [--threads N] [--ops N] [--mode sync|upcall|poll|mixed] "
-                  "[--size BYTES] [--errors] [--bench REPEATS] [--linger MS]");
+                  "[--size BYTES] [--errors] [--bench REPEATS] [--linger MS] [--fork] [--pin CPU] [--delay-us US]");
     }
     if (n_threads < 1 || n_threads > 256 || n_ops < 0 || size < 1) FAIL("bad --threads, --ops or --size");
     LPWSPSTARTUPEX startup = WSPStartupEx;
@@ -272,14 +295,15 @@ int main(int argc, char **argv) {
            "completions\n", mode, n_threads, n_ops * (bench > 0 ? bench : 1), size, ok, bad,
            (unsigned long long)bytes, (unsigned long long)completions_seen);
     if (bench) {
-        double sum = 0, p50 = 0, p99 = 0;
+        double sum = 0, p50 = 0, p99 = 0, b50 = 0;
         for (int i = 0; i < n_threads; i++) {
             sum += ns[i];
             p50 += w[i].p50_ns;
             p99 += w[i].p99_ns;
+            b50 += w[i].batch_p50_ns;
         }
-        printf("bench: ns_per_op %.2f call_p50 %.1f call_p99 %.1f\n", sum / n_threads, p50 / n_threads,
-               p99 / n_threads);
+        printf("bench: ns_per_op %.2f call_p50 %.1f call_p99 %.1f batch16_p50 %.2f\n", sum / n_threads,
+               p50 / n_threads, p99 / n_threads, b50 / n_threads);
     }
     return bad == 0 ? 0 : 1;
 }

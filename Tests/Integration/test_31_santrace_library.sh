@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # libsantrace.so exports only WSPStartupEx and links no Foundation; built with a static Swift
 # standard library (as tools/build does) it needs no libswiftCore either, and records a C
-# program started with an empty environment (env -i), layered and preloaded.
+# program started with an empty environment (env -i), layered and preloaded, into traces that verify.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="${SANREPLAY_PRODUCTS:?}"
@@ -25,7 +25,8 @@ static="$(pwd)/$static"
 env -i SANTRACE_PROVIDER="$bin/libsan_null.so" SANTRACE_DIR="$out/layered" "$bin/san_smoke" "$static" >/dev/null
 env -i LD_PRELOAD="$static" SANTRACE_DIR="$out/preload" "$bin/san_loop" --ops 1000 --mode mixed >/dev/null
 for d in layered preload; do
-    f=$(ls "$out/$d"/*.sanraw 2>/dev/null | head -1)
-    [ -n "$f" ] && [ "$(stat -c %s "$f")" -gt 1000 ] || { echo "no trace from the $d run"; exit 1; }
+    f=$(ls "$out/$d"/*.santrace 2>/dev/null | head -1)
+    [ -n "$f" ] || { echo "no trace from the $d run"; exit 1; }
+    "$bin/sanreplay" verify "$f" >/dev/null || { echo "the $d trace does not verify"; "$bin/sanreplay" verify "$f"; exit 1; }
 done
 echo "libsantrace.so: exports only WSPStartupEx; static build has no libswiftCore; env -i runs traced"

@@ -1,5 +1,7 @@
 import CSanTrace
+import Foundation
 import SanInterpose
+import SanTraceFormat
 import Testing
 
 @Suite("Interposer units")
@@ -30,28 +32,39 @@ struct UnitTests {
     func resolve() throws {
         let dir = Harness.tempDirectory()
         let file = dir + "/libsan_fake.so"
-        #expect(FileManagerShim.touch(file))
+        #expect(FileManager.default.createFile(atPath: file, contents: Data()))
         #expect(try ProviderResolver.locate("fake", providerPath: "/nonexistent:" + dir) == file)
         #expect(throws: ProviderResolver.Failure.self) { try ProviderResolver.locate("../x", providerPath: dir) }
         #expect(throws: ProviderResolver.Failure.self) { try ProviderResolver.locate("absent", providerPath: dir) }
     }
 
-    @Test("a torn last block leaves the earlier blocks readable; garbage is refused")
-    func tornBlock() throws {
-        #expect(throws: RawTraceCodec.FormatError.self) { try RawTraceCodec.decode(Array("not a trace".utf8)) }
-        let dir = Harness.tempDirectory()
-        let sink = try RawFileSink(path: dir + "/t.sanraw")
-        try sink.write(TraceEvent(kind: .enter, function: 23, thread: 1, sequence: 0, timestamp: 5,
-                                  fields: [.object(1), .buffers(count: 1, [TraceBuffer(length: 3, registration: 1,
-                                                                                       offset: 0, handle: 0)])]))
-        try sink.flush(CaptureStats())
-        try sink.write(TraceEvent(kind: .leave, function: 23, thread: 1, sequence: 1, timestamp: 6, fields: [.int(-1)]))
-        try sink.flush(CaptureStats())
-        var bytes = FileManagerShim.read(dir + "/t.sanraw")
-        let full = try RawTraceCodec.decode(bytes)
-        #expect(full.events.count == 2 && full.damage == nil)
-        bytes.removeLast(3)
-        let torn = try RawTraceCodec.decode(bytes)
-        #expect(torn.events.count == 1 && torn.damage != nil)
+    @Test("the schema compiled into the interposer is the store's schema")
+    func schemasAgree() {
+        for f in 0..<80 where csan_schema_has(UInt32(f)) != 0 {
+            let def = Schema.function(FunctionID(UInt16(f)))
+            #expect(def?.name == String(cString: csan_schema_name(UInt32(f))))
+            guard let def else { continue }
+            let upcall = def.group == .upcall
+            let lists: [(Int32, [FieldDefinition])] = upcall ? [(CSAN_KIND_LEAVE, def.upcall)]
+                : [(CSAN_KIND_ENTER, def.enter), (CSAN_KIND_LEAVE, def.leave)]
+            for (kind, fields) in lists {
+                let n = Int(csan_schema_field_count(UInt32(f), kind))
+                #expect(n == fields.count, "\(def.name) kind \(kind)")
+                for i in 0..<min(n, fields.count) {
+                    #expect(Int32(fields[i].type.rawValue) == csan_schema_field_type(UInt32(f), kind, Int32(i)))
+                    #expect(fields[i].name == String(cString: csan_schema_field_name(UInt32(f), kind, Int32(i))))
+                }
+            }
+            #expect(def.startsOperation == (csan_schema_starts_op(UInt32(f)) != 0))
+        }
+        #expect(Schema.functions.count == (0..<80).filter { csan_schema_has(UInt32($0)) != 0 }.count)
+    }
+
+    @Test("the payload hash of the format is the interposer's xxh64")
+    func payloadHashIsXXH64() {
+        for n in [0, 1, 3, 4, 7, 8, 31, 32, 33, 100, 4096, 65537] {
+            let b = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ n) }
+            #expect(b.withUnsafeBytes { payloadHash($0) } == b.withUnsafeBytes { csan_xxh64($0.baseAddress, n, 0) })
+        }
     }
 }

@@ -13,6 +13,14 @@ import Testing
         #expect(zigzagEncode(-2) == 3)
     }
 
+    @Test("payloadHash is XXH64 with seed 0 (reference vectors)")
+    func payloadHashVectors() {
+        func h(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { payloadHash($0) } }
+        #expect(h("") == 0xEF46_DB37_51D8_E999)
+        #expect(h("abc") == 0x44BC_2CF5_AD77_0999)
+        #expect(h("Nobody inspects the spammish repetition") == 0xFBCE_A83C_8A37_8BF1)
+    }
+
     @Test func varintBytesAreLEB128() {
         let b = ByteBuffer()
         b.putVarint(300)
@@ -43,6 +51,57 @@ import Testing
 }
 
 @Suite struct SegmentCodecTests {
+    /// The writer indexes events from what the field writer captured while encoding: it must be
+    /// exactly what decoding the record gives, for every field type, including a record whose
+    /// length prefix had to widen (fields moved) and lists whose bytes end at the next field.
+    @Test func captureWhileEncodingEqualsDecoding() throws {
+        let b = SegmentBuilder()
+        b.reset(firstSequence: 0)
+        var n: UInt64 = 0
+        func check(_ kind: EventKind, _ fn: FunctionID, _ body: (inout EventFieldWriter) -> Void) throws {
+            try b.append(kind, fn, thread: 3, threadSeq: n + 1, tsc: 1000 + n, fields: body)
+            var captured = EventRecord(), decoded = EventRecord()
+            b.captureLast(into: &captured, kind, fn, thread: 3, threadSeq: n + 1, tsc: 1000 + n, sequence: n)
+            b.decodeLast(into: &decoded, kind, fn, thread: 3, threadSeq: n + 1, tsc: 1000 + n, sequence: n)
+            #expect(captured.fieldCount == decoded.fieldCount && captured.fieldCount > 0)
+            for i in 0..<decoded.fieldCount {
+                #expect(captured.value(i) == decoded.value(i), "\(kind) \(fn) field \(i)")
+                #expect(captured.bytes(i).map(Array.init) == decoded.bytes(i).map(Array.init))
+            }
+            n += 1
+        }
+        try check(.enter, .WSPRdmaWrite) { w in
+            w.socket(3); w.bufferListEx(count: 2)
+            w.buffer(length: 65536, registration: 4, offset: 128, handle: 4)
+            w.buffer(length: 1, registration: 0, offset: 0x7FFF_0000_1234, handle: 0)
+            w.rdmaDescriptor(9); w.u32(65537); w.u32(0); w.u32(1); w.overlapped(12); w.completionMode(2)
+            w.payloadHashes(count: 2); w.payloadHash(0xDEAD_BEEF); w.payloadHash(.max)
+        }
+        try check(.leave, .WSPRdmaWrite) { w in w.i32(-1); w.wsaError(997); w.u32(0) }
+        try check(.lookup, .none) { w in w.guid([UInt8](0..<16)); w.u32(37); w.wsaError(-3) }
+        try check(.completion, .none) { w in
+            w.overlapped(12); w.callRef(thread: 2, sequence: 7); w.u32(37); w.socket(3); w.wsaError(10054)
+            w.u32(65537); w.flags(0x8000); w.completionVia(1); w.payloadFull(count: 1); w.payloadChunk([1, 2, 3])
+        }
+        // 300 bytes of fields: the one-byte length prefix widens and every field moves by one.
+        try check(.leave, .WSPGetSockOpt) { w in w.i32(0); w.wsaError(0); w.bytes([UInt8](repeating: 7, count: 300)) }
+        try check(.enter, .WSPConnect) { w in w.socket(1); w.sockaddr([2, 0, 1, 2, 127, 0, 0, 1]) }
+        try check(.enter, .WSPRegisterMemory) { w in
+            w.socket(1); w.address(registration: 0, offset: 0xDEAD_0000); w.u32(4096); w.flags(3)
+        }
+        try check(.leave, .WSPRegisterRdmaMemory) { w in
+            w.i32(0); w.wsaError(0); w.u32(24); w.rdmaDescriptor(2); w.descriptorBytes([UInt8](0..<24))
+        }
+        try check(.enter, .WSPRecv) { w in
+            w.socket(1); w.bufferList(count: 0); w.flags(0); w.overlapped(0); w.completionMode(0)
+        }
+        try check(.leave, .WSPGetOverlappedResult) { w in w.bool(true); w.wsaError(0); w.u32(9); w.flags(0) }
+        try check(.upcall, .WPUCreateSocketHandle) { w in w.u32(1); w.socket(2); w.switchSocket(3); w.wsaError(0) }
+        try check(.enter, .WSPMemoryRegistrationCacheCallback) { w in
+            w.address(registration: 1, offset: 5); w.u64(.max)
+        }
+    }
+
     /// Every field type, written and read back through a segment body.
     @Test func everyFieldTypeRoundTrips() throws {
         let b = SegmentBuilder()

@@ -177,9 +177,9 @@ POST_HOOKS = {
     "WSPRecv": "csan_hook_op_post(ret, lpOverlapped, lpErrno);",
     "WSPRecvFrom": "csan_hook_op_post(ret, lpOverlapped, lpErrno);",
     "WSPRdmaRead": "csan_hook_op_post(ret, lpOverlapped, lpErrno);",
-    "WSPIoctl": "csan_hook_ioctl_post(t, ret, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, "
+    "WSPIoctl": "csan_hook_ioctl_post(t, tsc, ret, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, "
                 "lpErrno);",
-    "WSPGetOverlappedResult": "csan_hook_gor_post(t, ret, lpOverlapped, lpcbTransfer, lpdwFlags, lpErrno);",
+    "WSPGetOverlappedResult": "csan_hook_gor_post(t, tsc, ret, lpOverlapped, lpcbTransfer, lpdwFlags, lpErrno);",
     "WSPCleanup": "csan_hook_cleanup_post(ret);",
 }
 
@@ -225,20 +225,36 @@ def size_and_put(ftype, args):
                 f"csan_put_blob(&w, {args[0]}, (int64_t)({args[1]}), {cap});")
     if ftype == "payload":
         kind, ptr, count, limit = args
-        return (f"csan_sz_payload_{kind}({ptr}, {count}, {limit})",
-                f"csan_put_payload_{kind}(&w, {ptr}, {count}, {limit});")
+        return (f"csan_sz_payload_{kind}(pm, {ptr}, {count}, {limit})",
+                f"csan_put_payload_{kind}(pm, &w, {ptr}, {count}, {limit});")
     raise SystemExit(f"gen_c_wrappers: field type {ftype} has no raw encoding")
 
 
+def has_payload(fn):
+    """True when a record of `fn` carries a payload field (the wrapper is then specialised per policy)."""
+    return any(f["type"] == "payload" for phase in ("enter", "leave", "fields") for f in fn.get(phase, []))
+
+
 def record_function(fn, phase, kind, fields, params, ret_type):
-    """static void csan_rec_NAME_PHASE(csan_tls *t[, RET ret], PARAMS...)"""
-    args = ["csan_tls *t"] + ([f"{ret_type} ret"] if phase != "enter" else []) + [f"{t} {n}" for t, n in params]
+    """static void csan_rec_NAME_PHASE(csan_tls *t[, int pm][, uint64_t tsc, RET ret], PARAMS...)
+
+    An ENTER takes its timestamp at commit (the last thing before the real call); a LEAVE or an
+    upcall's record gets the one the wrapper read as the call returned. `pm`, the payload policy,
+    is a compile-time constant where the wrapper specialises (has_payload)."""
+    payload = has_payload(fn)
+    args = (["csan_tls *t"] + (["const int pm"] if payload else []) +
+            (["uint64_t tsc", f"{ret_type} ret"] if phase != "enter" else []) + [f"{t} {n}" for t, n in params])
     sizes, puts = [], []
     for f in fields:
         s, p = size_and_put(f["type"], bind(fn, phase, f, params, ret_type))
         sizes.append(s)
         puts.append(p)
-    visibility = "" if fn["group"] == "startup" else "static "
+    if fn["group"] == "startup":
+        visibility = ""
+    elif payload:
+        visibility = "static inline __attribute__((always_inline)) "
+    else:
+        visibility = "static "
     lines = [f"{visibility}void csan_rec_{fn['name']}_{phase}({', '.join(args)}) {{"]
     for _, n in params:
         lines.append(f"    (void){n};")
@@ -246,9 +262,9 @@ def record_function(fn, phase, kind, fields, params, ret_type):
         lines.append("    (void)ret;")
     lines.append(f"    uint32_t size = CSAN_HDR" + "".join(f" + {s}" for s in sizes) + ";")
     lines.append("    csan_wr w;")
-    lines.append(f"    if (!csan_rec_begin(t, &w, {kind}, {fn['id']}, size)) return;")
+    lines.append(f"    if (!csan_rec_begin(t, &w, {kind}, {fn['id']}, size, {'0' if phase == 'enter' else 'tsc'})) return;")
     lines += [f"    {p}" for p in puts]
-    lines.append("    csan_rec_commit(t, &w);")
+    lines.append("    csan_rec_commit_now(t, &w);" if phase == "enter" else "    csan_rec_commit(t, &w);")
     lines.append("}")
     return "\n".join(lines)
 
@@ -256,26 +272,40 @@ def record_function(fn, phase, kind, fields, params, ret_type):
 def wrapper_function(fn, params, ret_type, real):
     name = fn["name"]
     plist = ", ".join(f"{t} {n}" for t, n in params)
-    call = f"{real}({', '.join(n for _, n in params)})"
-    lines = [f"static {ret_type} WSPAPI csan_w_{name}({plist}) {{", "    csan_tls *t = csan_tls_get();",
-             f"    if (!csan_recording(t)) return {call};"]
+    names = ", ".join(n for _, n in params)
+    call = f"{real}({names})"
+    payload = has_payload(fn)
+    pm = "pm, " if payload else ""
+    body = []
     if fn["group"] == "upcall":
         if name in PRE_HOOKS:
-            lines.append(f"    {PRE_HOOKS[name]}")
-        lines += [f"    {ret_type} ret = {call};",
-                  f"    csan_rec_{name}_fields(t, ret, {', '.join(n for _, n in params)});",
-                  "    return ret;", "}"]
-        return "\n".join(lines)
-    names = ", ".join(n for _, n in params)
-    lines.append("    t->depth++;")
-    lines.append(f"    csan_rec_{name}_enter(t{', ' + names if names else ''});")
-    if name in PRE_HOOKS:
-        lines.append(f"    {PRE_HOOKS[name]}")
-    lines.append(f"    {ret_type} ret = {call};")
-    if name in POST_HOOKS:
-        lines.append(f"    {POST_HOOKS[name]}")
-    lines.append(f"    csan_rec_{name}_leave(t, ret{', ' + names if names else ''});")
-    lines += ["    t->depth--;", "    return ret;", "}"]
+            body.append(f"    {PRE_HOOKS[name]}")
+        body += [f"    {ret_type} ret = {call};",
+                 f"    csan_rec_{name}_fields(t, {pm}csan_rdtsc(), ret, {names});",
+                 "    return ret;"]
+    else:
+        body.append("    t->depth++;")
+        body.append(f"    csan_rec_{name}_enter(t{', ' + pm.rstrip(', ') if payload else ''}{', ' + names if names else ''});")
+        if name in PRE_HOOKS:
+            body.append(f"    {PRE_HOOKS[name]}")
+        body.append(f"    {ret_type} ret = {call};")
+        body.append("    uint64_t tsc = csan_rdtsc();")
+        if name in POST_HOOKS:
+            body.append(f"    {POST_HOOKS[name]}")
+        body.append(f"    csan_rec_{name}_leave(t, {pm}tsc, ret{', ' + names if names else ''});")
+        body += ["    t->depth--;", "    return ret;"]
+    head = [f"static {ret_type} WSPAPI csan_w_{name}({plist}) {{", "    csan_tls *t = csan_tls_get();",
+            f"    if (!csan_recording(t)) return {call};"]
+    if not payload:
+        return "\n".join(head + body + ["}"])
+    # The body once per payload policy: `none` (the common case) compiles without payload code.
+    args = ", ".join(["csan_tls *t", "const int pm"] + [f"{t} {n}" for t, n in params])
+    lines = [f"static inline __attribute__((always_inline)) {ret_type} csan_b_{name}({args}) {{"] + body + ["}"]
+    lines += head
+    lines.append(f"    if (__builtin_expect(csan_payload_mode == CSAN_PAYLOAD_NONE, 1)) "
+                 f"return csan_b_{name}(t, CSAN_PAYLOAD_NONE{', ' + names if names else ''});")
+    lines.append(f"    return csan_b_{name}(t, csan_payload_mode{', ' + names if names else ''});")
+    lines.append("}")
     return "\n".join(lines)
 
 
@@ -351,7 +381,7 @@ def generate():
               "/* The wrapper of extension `index` (function id - 33), calling csan_real_ext[index]. */",
               "void *csan_extension_wrapper(int index);",
               f"void csan_rec_{st['name']}_enter(csan_tls *t, {plist});",
-              f"void csan_rec_{st['name']}_leave(csan_tls *t, {ret_type} ret, {plist});",
+              f"void csan_rec_{st['name']}_leave(csan_tls *t, uint64_t tsc, {ret_type} ret, {plist});",
               "", "#endif", ""]
 
     type_ids = {name: i for i, name, _ in schema.FIELD_TYPES}

@@ -34,8 +34,8 @@ struct SanReplay: ParsableCommand {
             Shell completion: sanreplay --generate-completion-script bash (or zsh, fish).
             """,
         version: "0.1.0",
-        subcommands: [Verify.self, Dump.self, Stats.self, Index.self, Synthesize.self, Diff.self, Query.self, Export.self,
-                      Report.self]
+        subcommands: [Record.self, Replay.self, Verify.self, Dump.self, Stats.self, Index.self, Synthesize.self, Diff.self,
+                      Query.self, Export.self, Report.self]
     )
 
     /// Runs the command and maps every failure to an exit code in one place (SanReplayExit).

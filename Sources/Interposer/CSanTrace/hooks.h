@@ -8,13 +8,14 @@
 #define CSAN_HOOKS_H
 #include "trace_internal.h"
 
+/* Post hooks get `tsc`, the LEAVE's timestamp: the records they add describe the call's outcome. */
 void csan_hook_recv_pre(const WSAOVERLAPPED *ov, const WSABUF *b, uint32_t count);
 void csan_hook_rdma_read_pre(const WSAOVERLAPPED *ov, const WSABUFEX *b, uint32_t count);
 void csan_hook_op_post(int ret, const WSAOVERLAPPED *ov, const int *lpErrno);
 void csan_hook_complete_pre(csan_tls *t, const WSAOVERLAPPED *ov, DWORD error, DWORD bytes);
-void csan_hook_ioctl_post(csan_tls *t, int ret, DWORD code, const void *in, DWORD inlen, void *out, DWORD outlen,
+void csan_hook_ioctl_post(csan_tls *t, uint64_t tsc, int ret, DWORD code, const void *in, DWORD inlen, void *out, DWORD outlen,
                           const int *lpErrno);
-void csan_hook_gor_post(csan_tls *t, BOOL ret, const WSAOVERLAPPED *ov, const DWORD *bytes, const DWORD *flags,
+void csan_hook_gor_post(csan_tls *t, uint64_t tsc, BOOL ret, const WSAOVERLAPPED *ov, const DWORD *bytes, const DWORD *flags,
                         const int *lpErrno);
 void csan_hook_cleanup_post(int ret);
 

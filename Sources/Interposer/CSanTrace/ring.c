@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ static void on_thread_exit(void *arg) {
     csan_tls *t = csan_tls_get();
     t->ring = NULL;
     t->dead = 1;
+    t->depth |= CSAN_DEPTH_BLOCKED;
     __atomic_store_n(&r->state, CSAN_RING_DEAD, __ATOMIC_RELEASE);
 }
 static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit); }
@@ -54,6 +56,8 @@ static void make_exit_key(void) { pthread_key_create(&exit_key, on_thread_exit);
 static void adopt(csan_ring *r, csan_tls *t) {
     r->seq = 0;
     r->os_tid = (uint64_t)syscall(SYS_gettid);
+    memset(r->name, 0, sizeof r->name);
+    prctl(PR_GET_NAME, r->name, 0, 0, 0);
     __atomic_store_n(&r->thread, __atomic_add_fetch(&next_thread, 1, __ATOMIC_RELAXED), __ATOMIC_RELEASE);
     t->ring = r;
     pthread_once(&exit_key_once, make_exit_key);
@@ -99,7 +103,11 @@ int csan_ring_try_reclaim(csan_ring *r) {
 
 void csan_trace_heartbeat(void) { __atomic_fetch_add(&drain_heartbeat, 1, __ATOMIC_RELEASE); }
 
-void csan_trace_mark_internal_thread(void) { csan_tls_get()->internal = 1; }
+void csan_trace_mark_internal_thread(void) {
+    csan_tls *t = csan_tls_get();
+    t->internal = 1;
+    t->depth |= CSAN_DEPTH_BLOCKED;
+}
 
 /* The ring is full: lossy mode drops at once; otherwise wait for the drain (spin, then yield,
  * then sleep), counting one stall. If the drain shows no sign of life for 2 s, drop instead. */
@@ -164,6 +172,7 @@ void csan_trace_after_fork_child(void) {
     if (t->ring) {
         t->ring->seq = 0;
         t->ring->os_tid = (uint64_t)syscall(SYS_gettid);
+        prctl(PR_GET_NAME, t->ring->name, 0, 0, 0);
         t->ring->thread = ++next_thread;
     }
     t->writing = 0;
@@ -176,8 +185,12 @@ uint64_t csan_ring_head(const csan_ring *r) { return __atomic_load_n(&r->head, _
 uint64_t csan_ring_tail(const csan_ring *r) { return __atomic_load_n(&r->tail, __ATOMIC_RELAXED); }
 uint32_t csan_ring_state(const csan_ring *r) { return __atomic_load_n(&r->state, __ATOMIC_ACQUIRE); }
 uint32_t csan_ring_thread(const csan_ring *r) { return __atomic_load_n(&r->thread, __ATOMIC_ACQUIRE); }
+uint64_t csan_ring_os_tid(const csan_ring *r) { return __atomic_load_n(&r->os_tid, __ATOMIC_RELAXED); }
+uint64_t csan_ring_capacity(const csan_ring *r) { return r->capacity; }
+const char *csan_ring_name(const csan_ring *r) { return r->name; }
 const csan_rec_hdr *csan_ring_record(const csan_ring *r, uint64_t pos) {
     return (const csan_rec_hdr *)(r->data + (pos & (r->capacity - 1)));
 }
 void csan_ring_release(csan_ring *r, uint64_t tail) { __atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE); }
 uint64_t csan_trace_now_ticks(void) { return csan_rdtsc(); }
+uint64_t csan_trace_gettid(void) { return (uint64_t)syscall(SYS_gettid); }

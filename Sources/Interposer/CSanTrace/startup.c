@@ -36,7 +36,7 @@ int csan_trace_startup(LPWSPSTARTUPEX real, WORD version, LPWSPDATA data, LPWSAP
         __atomic_fetch_add(&open_starts, 1, __ATOMIC_SEQ_CST);
     }
     if (recording) {
-        csan_rec_WSPStartupEx_leave(t, ret, version, data, info, upcalls, procs);
+        csan_rec_WSPStartupEx_leave(t, csan_rdtsc(), ret, version, data, info, upcalls, procs);
         t->depth--;
     }
     return ret;

@@ -9,7 +9,12 @@
  *    record, pushed onto a lock-free list and handed to the next new thread after this one exits
  *    and the drain emptied it. Producer and consumer only share `head` (release/acquire) and
  *    `tail`; the producer caches `tail` so a record costs no shared cache-line read.
- *  - Timestamps are rdtsc (~6 ns here; clock_gettime is ~19 ns); the drain calibrates them.
+ *  - Timestamps are rdtsc, the one clock cheaper than clock_gettime; the drain calibrates them.
+ *    An ENTER reads it last (at commit, just before the real call), a LEAVE first (the wrapper
+ *    reads it as the real call returns): the recorded call brackets the real one tightly, and the
+ *    rdtsc's latency (~26 cycles here, microcoded) overlaps with the record writes around it.
+ *  - The payload policy is a constant inside each data-path wrapper: the wrapper picks a copy
+ *    specialised for `none` (no size loops, no payload branches) or the general one, once.
  *  - A record's size is computed first, then it is written in place and published with one
  *    release store of `head`: no staging copy, no locks, no allocation.
  *  - A full ring blocks the producer (counted as a stall) unless lossy mode was asked for. If the
@@ -40,6 +45,7 @@ struct csan_ring {
     _Alignas(64) uint32_t state; /* CSAN_RING_* */
     uint32_t thread;             /* capture thread number of the current owner (from 1) */
     uint64_t os_tid;
+    char name[16];     /* the owner's thread name when it adopted the ring (PR_GET_NAME) */
     uint64_t capacity; /* a power of two */
     uint8_t *data;
     struct csan_ring *next; /* registry: a push-only lock-free list */
@@ -74,9 +80,12 @@ extern uint64_t csan_sidetable_misses;
 #define CSAN_CAP_SOCKADDR 128u
 #define CSAN_CAP_BYTES 256u
 
+/* `depth` also carries the "never record on this thread" states (the drain thread, a thread
+ * whose exit destructor ran), so the hot path tests one word. */
+#define CSAN_DEPTH_BLOCKED 0x10000u
+
 static inline int csan_recording(const csan_tls *t) {
-    return __atomic_load_n(&csan_enabled_flag, __ATOMIC_RELAXED) && !t->internal && !t->dead &&
-           t->depth < CSAN_MAX_DEPTH;
+    return __atomic_load_n(&csan_enabled_flag, __ATOMIC_RELAXED) && t->depth < CSAN_MAX_DEPTH;
 }
 
 /* ---- Writing one record ---- */
@@ -93,9 +102,10 @@ int csan_ring_wait(csan_ring *r, uint64_t head, uint64_t need);       /* slow pa
 
 static inline uint32_t csan_pad8(uint64_t n) { return (uint32_t)((n + 7) & ~(uint64_t)7); }
 
-/* Reserves `size` bytes (a multiple of 8) and writes the header. Returns 0 when the record is
- * dropped (lossy, drain gone, or a record already being written on this thread). */
-static inline int csan_rec_begin(csan_tls *t, csan_wr *w, uint8_t kind, uint8_t function, uint32_t size) {
+/* Reserves `size` bytes (a multiple of 8) and writes the header with timestamp `tsc` (an ENTER
+ * passes 0 and commits with csan_rec_commit_now). Returns 0 when the record is dropped (lossy,
+ * drain gone, or a record already being written on this thread). */
+static inline int csan_rec_begin(csan_tls *t, csan_wr *w, uint8_t kind, uint8_t function, uint32_t size, uint64_t tsc) {
     if (t->writing) {
         __atomic_fetch_add(&csan_reentry_drops, 1, __ATOMIC_RELAXED);
         return 0;
@@ -133,12 +143,10 @@ static inline int csan_rec_begin(csan_tls *t, csan_wr *w, uint8_t kind, uint8_t 
         off = 0;
     }
     csan_rec_hdr *h = (csan_rec_hdr *)(r->data + off);
-    h->size = size;
-    h->kind = kind;
-    h->function = function;
-    h->flags = 0;
+    uint64_t h0 = (uint64_t)size | (uint64_t)kind << 32 | (uint64_t)function << 40; /* flags 0 */
+    memcpy(h, &h0, 8);
     h->seq = seq;
-    h->tsc = csan_rdtsc();
+    h->tsc = tsc;
     w->ring = r;
     w->start = (uint8_t *)h;
     w->p = (uint8_t *)h + CSAN_HDR;
@@ -152,6 +160,12 @@ static inline void csan_rec_commit(csan_tls *t, csan_wr *w) {
     w->ring->records++;
     __atomic_store_n(&w->ring->head, w->new_head, __ATOMIC_RELEASE);
     t->writing = 0;
+}
+
+/* Commits with the timestamp taken now (ENTER records: the last thing before the real call). */
+static inline void csan_rec_commit_now(csan_tls *t, csan_wr *w) {
+    ((csan_rec_hdr *)w->start)->tsc = csan_rdtsc();
+    csan_rec_commit(t, w);
 }
 
 /* ---- Field encoders: csan_sz_* computes the bytes, csan_put_* writes them (same caps) ---- */
@@ -223,8 +237,9 @@ typedef struct csan_seg {
 
 uint64_t csan_xxh64(const void *data, size_t length, uint64_t seed);
 
-static inline uint32_t csan_payload_count(const void *list, uint32_t count) {
-    if (csan_payload_mode == CSAN_PAYLOAD_NONE || !list) return 0;
+/* `pm` is the payload policy: a constant in the specialised wrapper bodies (see the top). */
+static inline uint32_t csan_payload_count(int pm, const void *list, uint32_t count) {
+    if (pm == CSAN_PAYLOAD_NONE || !list) return 0;
     return count > CSAN_MAX_BUFS ? CSAN_MAX_BUFS : count;
 }
 /* The budget full mode may spend on bytes in one record (leave room for the fixed fields). */
@@ -232,12 +247,12 @@ static inline uint64_t csan_full_budget(void) { return csan_max_record > 4096 ? 
 
 /* Generic over segment accessors: `seg(i)` fills addr/len of segment i. Implemented as macros so
  * WSABUF, WSABUFEX and side-table segments share one body without indirect calls. */
-#define CSAN_PAYLOAD_SIZE(COUNT, LIMIT, SEG_LEN)                                                              \
+#define CSAN_PAYLOAD_SIZE(PM, COUNT, LIMIT, SEG_LEN)                                                          \
     ({                                                                                                        \
         uint32_t _n = (COUNT);                                                                                \
         uint64_t _sz = 16;                                                                                    \
-        if (csan_payload_mode == CSAN_PAYLOAD_HASH) _sz += 16ull * _n;                                        \
-        else if (csan_payload_mode == CSAN_PAYLOAD_FULL) {                                                    \
+        if ((PM) == CSAN_PAYLOAD_HASH) _sz += 16ull * _n;                                                     \
+        else if ((PM) == CSAN_PAYLOAD_FULL) {                                                                 \
             uint64_t _left = (LIMIT), _budget = csan_full_budget();                                           \
             for (uint32_t _i = 0; _i < _n; _i++) {                                                            \
                 uint64_t _l = (SEG_LEN(_i));                                                                  \
@@ -251,10 +266,10 @@ static inline uint64_t csan_full_budget(void) { return csan_max_record > 4096 ? 
         (uint32_t)_sz;                                                                                        \
     })
 
-#define CSAN_PAYLOAD_PUT(W, COUNT, LIMIT, SEG_ADDR, SEG_LEN)                                                  \
+#define CSAN_PAYLOAD_PUT(PM, W, COUNT, LIMIT, SEG_ADDR, SEG_LEN)                                              \
     do {                                                                                                      \
         uint32_t _n = (COUNT);                                                                                \
-        csan_put_u64((W), (uint64_t)csan_payload_mode);                                                       \
+        csan_put_u64((W), (uint64_t)(PM));                                                                    \
         csan_put_u64((W), _n);                                                                                \
         uint64_t _left = (LIMIT), _budget = csan_full_budget();                                               \
         for (uint32_t _i = 0; _i < _n; _i++) {                                                                \
@@ -263,7 +278,7 @@ static inline uint64_t csan_full_budget(void) { return csan_max_record > 4096 ? 
             _left -= _l;                                                                                      \
             const void *_a = (const void *)(uintptr_t)(SEG_ADDR(_i));                                         \
             csan_put_u64((W), _l);                                                                            \
-            if (csan_payload_mode == CSAN_PAYLOAD_HASH) {                                                     \
+            if ((PM) == CSAN_PAYLOAD_HASH) {                                                                  \
                 csan_put_u64((W), _a ? csan_xxh64(_a, _l, 0) : 0);                                            \
             } else {                                                                                          \
                 uint64_t _s = _l > _budget ? _budget : _l;                                                    \
@@ -282,17 +297,17 @@ static inline uint64_t csan_full_budget(void) { return csan_max_record > 4096 ? 
 /* WSABUF / WSABUFEX payloads (send and RDMA write at enter; synchronous receive at leave). */
 #define CSAN_WSABUF_LEN(i) (_b[(i)].len)
 #define CSAN_WSABUF_ADDR(i) ((uintptr_t)_b[(i)].buf)
-static inline uint32_t csan_sz_payload_wsabuf(const WSABUF *_b, uint32_t count, uint64_t limit) {
-    return CSAN_PAYLOAD_SIZE(csan_payload_count(_b, count), limit, CSAN_WSABUF_LEN);
+static inline uint32_t csan_sz_payload_wsabuf(int pm, const WSABUF *_b, uint32_t count, uint64_t limit) {
+    return CSAN_PAYLOAD_SIZE(pm, csan_payload_count(pm, _b, count), limit, CSAN_WSABUF_LEN);
 }
-static inline void csan_put_payload_wsabuf(csan_wr *w, const WSABUF *_b, uint32_t count, uint64_t limit) {
-    CSAN_PAYLOAD_PUT(w, csan_payload_count(_b, count), limit, CSAN_WSABUF_ADDR, CSAN_WSABUF_LEN);
+static inline void csan_put_payload_wsabuf(int pm, csan_wr *w, const WSABUF *_b, uint32_t count, uint64_t limit) {
+    CSAN_PAYLOAD_PUT(pm, w, csan_payload_count(pm, _b, count), limit, CSAN_WSABUF_ADDR, CSAN_WSABUF_LEN);
 }
-static inline uint32_t csan_sz_payload_wsabufex(const WSABUFEX *_b, uint32_t count, uint64_t limit) {
-    return CSAN_PAYLOAD_SIZE(csan_payload_count(_b, count), limit, CSAN_WSABUF_LEN);
+static inline uint32_t csan_sz_payload_wsabufex(int pm, const WSABUFEX *_b, uint32_t count, uint64_t limit) {
+    return CSAN_PAYLOAD_SIZE(pm, csan_payload_count(pm, _b, count), limit, CSAN_WSABUF_LEN);
 }
-static inline void csan_put_payload_wsabufex(csan_wr *w, const WSABUFEX *_b, uint32_t count, uint64_t limit) {
-    CSAN_PAYLOAD_PUT(w, csan_payload_count(_b, count), limit, CSAN_WSABUF_ADDR, CSAN_WSABUF_LEN);
+static inline void csan_put_payload_wsabufex(int pm, csan_wr *w, const WSABUFEX *_b, uint32_t count, uint64_t limit) {
+    CSAN_PAYLOAD_PUT(pm, w, csan_payload_count(pm, _b, count), limit, CSAN_WSABUF_ADDR, CSAN_WSABUF_LEN);
 }
 
 /* ---- Side table: overlapped → buffers of a receive / RDMA read, hashed at completion ----
@@ -311,9 +326,10 @@ void csan_side_put_wsabufex(const WSAOVERLAPPED *ov, const WSABUFEX *b, uint32_t
 int csan_side_take(const WSAOVERLAPPED *ov, csan_side_entry *out);
 
 /* ---- Hand-written records and hooks (hooks.c), called from the generated wrappers ---- */
-void csan_rec_completion(csan_tls *t, const WSAOVERLAPPED *ov, uint32_t status, uint32_t bytes, uint32_t flags,
-                         uint32_t via);
-void csan_rec_lookup(csan_tls *t, const GUID *guid, uint32_t extension, uint32_t status);
+/* `tsc`: when it happened (0: now). */
+void csan_rec_completion(csan_tls *t, uint64_t tsc, const WSAOVERLAPPED *ov, uint32_t status, uint32_t bytes,
+                         uint32_t flags, uint32_t via);
+void csan_rec_lookup(csan_tls *t, uint64_t tsc, const GUID *guid, uint32_t extension, uint32_t status);
 
 /* The real provider and switch tables the wrappers call (startup.c). */
 extern WSPPROC_TABLE csan_real_procs;

@@ -26,6 +26,9 @@ public struct TraceConfig: Sendable, Equatable {
     public var provider: String?
     /// SANTRACE_RING_KB: the size of each thread's ring (default 1024, rounded up to a power of two).
     public var ringKilobytes = 1024
+    /// SANTRACE_RUN_ID: a label stored in every trace of the run (`sanreplay record` sets it to
+    /// find the traces its command wrote).
+    public var runID: String?
 
     public init() {}
 
@@ -60,6 +63,7 @@ public struct TraceConfig: Sendable, Equatable {
             c.lossy = l == "1"
         }
         if let p = lookup("SANTRACE_PROVIDER"), !p.isEmpty { c.provider = p }
+        if let r = lookup("SANTRACE_RUN_ID"), !r.isEmpty { c.runID = r }
         if let r = lookup("SANTRACE_RING_KB"), !r.isEmpty {
             guard let v = Int(r), v >= 64, v <= 1 << 20 else {
                 throw Invalid(variable: "SANTRACE_RING_KB", value: r, expected: "kilobytes from 64 to 1048576")

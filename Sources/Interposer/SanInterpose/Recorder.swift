@@ -1,6 +1,9 @@
 import CSanABI
+import CSanSupport
 import CSanTrace
 import Glibc
+import SanTraceFormat
+import SanTraceStore
 import Synchronization
 
 /// The recording of this process: configuration, the real provider, the drain and its trace
@@ -13,36 +16,62 @@ public final class Recorder: @unchecked Sendable {
     let forkGeneration: Int
     private let drain: Drain
 
-    private init(config: TraceConfig, provider: ProviderResolver.Resolved, forkGeneration: Int, parentPid: Int32)
+    /// Creates the trace (so a folder that cannot be written fails WSPStartupEx, not later) and
+    /// starts the drain thread.
+    private init(config: TraceConfig, provider: ProviderResolver.Resolved, forkGeneration: Int, parentPid: Int32?)
         throws(Failure)
     {
         self.config = config
         self.provider = provider
         self.forkGeneration = forkGeneration
-        let process = ProcessInfo.current()
+        let process = ProcessFacts.current()
         try Self.makeDirectory(config.directory)
         let pid = getpid()
-        let suffix = forkGeneration > 0 ? "-\(forkGeneration)" : ""
-        self.path = "\(config.directory)/\(process.program)-\(pid)\(suffix).\(Self.fileExtension)"
-        let sink: RawFileSink
-        do { sink = try RawFileSink(path: self.path) } catch { throw Failure(description: error.description) }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let meta = TraceMetadata(
-            program: process.program, pid: pid, arguments: process.arguments, hostname: process.hostname,
-            mode: provider.mode.rawValue, provider: provider.path, payload: config.payload.rawValue,
-            lossy: config.lossy, ringBytes: UInt64(config.ringKilobytes) * 1024, forkGeneration: forkGeneration,
-            parentPid: parentPid, startRealtimeNanoseconds: UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec),
-            startTicks: csan_trace_now_ticks(), ticksPerSecond: 0)
-        self.drain = Drain(sink: sink, metadata: meta, flushMilliseconds: config.flushMilliseconds)
+        let base = "\(config.directory)/\(process.program)-\(pid)" + (forkGeneration > 0 ? "-\(forkGeneration)" : "")
+        let metadata = TraceMetadata(
+            host: process.hostname, pid: pid, parentPid: parentPid, argv: process.arguments,
+            providerPath: provider.path, providerVersion: "",
+            payloadPolicy: PayloadPolicy(rawValue: config.payload.rawValue) ?? .none,
+            captureOptions: Self.options(config, provider: provider, program: process.program, forkGeneration: forkGeneration),
+            clock: ClockCalibration.measure(milliseconds: 5))
+        var options = TraceWriterOptions()
+        options.segmentInterval = .milliseconds(config.flushMilliseconds)
+        var writer: TraceWriter?
+        var path = base + "." + Self.fileExtension
+        for attempt in 2...100 where writer == nil {
+            // A pid can come back in a later run into the same folder: never overwrite a trace.
+            if access(path, F_OK) == 0 {
+                path = base + ".\(attempt)." + Self.fileExtension
+                continue
+            }
+            do { writer = try TraceWriter(path: path, metadata: metadata, options: options) } catch {
+                throw Failure(description: "cannot create the trace \(path): \(error)")
+            }
+        }
+        guard let writer else { throw Failure(description: "cannot find a free trace name for \(base)") }
+        self.path = path
+        self.drain = Drain(writer: writer, flushMilliseconds: config.flushMilliseconds)
         guard self.drain.start() else { throw Failure(description: "cannot start the drain thread") }
     }
 
-    /// The extension of trace files while the drain writes the interim raw format.
-    public static let fileExtension = "sanraw"
+    /// Trace files are `.santrace` (Docs/TraceFormat.md).
+    public static let fileExtension = "santrace"
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
+    }
+
+    /// How this capture was made (meta `option.<key>`).
+    private static func options(_ c: TraceConfig, provider: ProviderResolver.Resolved, program: String,
+                                forkGeneration: Int) -> [(String, String)] {
+        var o: [(String, String)] = [
+            ("mode", provider.mode.rawValue), ("program", program), ("payload", c.payload.rawValue),
+            ("lossy", c.lossy ? "1" : "0"), ("ring_kb", String(c.ringKilobytes)),
+            ("flush_ms", String(c.flushMilliseconds)), ("fork_generation", String(forkGeneration)),
+            ("interposer", ProviderResolver.ownPath ?? ""),
+        ]
+        if let run = c.runID { o.append(("run_id", run)) }
+        return o
     }
 
     // MARK: - Process-wide state
@@ -51,6 +80,9 @@ public final class Recorder: @unchecked Sendable {
     /// Set once under `lock`; read without it by the atexit and atfork handlers.
     nonisolated(unsafe) private static var current: Recorder?
     nonisolated(unsafe) private static var failed: String?
+    /// Recorders of a parent process, in a forked child: never released (their SQLite connection
+    /// belongs to the parent and must not be closed here).
+    nonisolated(unsafe) private static var abandoned: [Recorder] = []
 
     /// WSPStartupEx of libsantrace.so: set up once, then wrap the real provider's startup.
     public static func startup(version: UInt16, data: UnsafeMutablePointer<WSPDATA>?,
@@ -82,33 +114,47 @@ public final class Recorder: @unchecked Sendable {
             throw Failure(description: error.description)
         }
         csan_trace_configure(config.payload.cValue, config.lossy ? 1 : 0, UInt64(config.ringKilobytes) * 1024)
-        let r = try Recorder(config: config, provider: provider, forkGeneration: 0, parentPid: getppid())
+        let r = try Recorder(config: config, provider: provider, forkGeneration: 0, parentPid: nil)
         atexit { Recorder.atExit() }
-        pthread_atfork(nil, nil) { Recorder.afterForkChild() }
+        pthread_atfork({ Recorder.beforeFork() }, { Recorder.afterForkParent() }, { Recorder.afterForkChild() })
         csan_signals_install()
         csan_trace_set_enabled(1)
         return r
     }
 
-    /// Flushes everything recorded so far (waits up to `timeoutMilliseconds`).
+    /// Commits everything recorded so far (waits up to `timeoutMilliseconds`).
     @discardableResult
     public static func flush(timeoutMilliseconds: Int = 2000) -> Bool {
         self.current?.drain.flushNow(timeoutMilliseconds: timeoutMilliseconds) ?? false
     }
 
-    /// At exit: stop recording, drain what is left, close the file.
+    /// At exit: stop recording, drain what is left, close the trace.
     private static func atExit() {
         guard let r = self.current else { return }
         csan_trace_set_enabled(0)
         if !r.drain.stop(timeoutMilliseconds: 5000) { santraceLog("the drain did not finish within 5 s at exit") }
     }
 
+    /// Before fork: wait until the drain is between two uses of the trace writer, so the child
+    /// never inherits SQLite (or the writer) in the middle of a call.
+    private static func beforeFork() {
+        guard let r = self.current else { return }
+        pthread_mutex_lock(r.drain.forkLock)
+    }
+
+    private static func afterForkParent() {
+        guard let r = self.current else { return }
+        pthread_mutex_unlock(r.drain.forkLock)
+    }
+
     /// In a forked child: the parent's rings and drain do not exist here. Start over with a new
     /// file named after the child, and a drain thread of its own.
     private static func afterForkChild() {
         guard let parent = self.current else { return }
+        pthread_mutex_unlock(parent.drain.forkLock)
         csan_trace_set_enabled(0)
         csan_trace_after_fork_child()
+        self.abandoned.append(parent)
         do throws(Failure) {
             let child = try Recorder(config: parent.config, provider: parent.provider,
                                      forkGeneration: parent.forkGeneration + 1, parentPid: getppid())
@@ -121,10 +167,9 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private static func makeDirectory(_ dir: String) throws(Failure) {
-        var path = ""
-        for part in dir.split(separator: "/", omittingEmptySubsequences: false) {
-            path += (path.isEmpty && dir.hasPrefix("/") ? "" : (path.isEmpty ? "" : "/")) + part
-            if path.isEmpty { path = "/"; continue }
+        var path = dir.hasPrefix("/") ? "" : "."
+        for part in dir.split(separator: "/") {
+            path += "/" + part
             if mkdir(path, 0o755) != 0 && errno != EEXIST {
                 throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))")
             }
@@ -133,22 +178,20 @@ public final class Recorder: @unchecked Sendable {
 }
 
 /// Who this process is, from /proc (no Foundation).
-struct ProcessInfo {
+struct ProcessFacts {
     var program: String
     var arguments: [String]
     var hostname: String
 
-    static func current() -> ProcessInfo {
+    static func current() -> ProcessFacts {
         let cmdline = Self.readFile("/proc/self/cmdline")
         var args = cmdline.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         if args.last == "" { args.removeLast() }
         let first = args.first ?? "process"
         var program = first.split(separator: "/").last.map(String.init) ?? "process"
         program = String(program.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." ? $0 : "_" })
-        var host = [CChar](repeating: 0, count: 256)
-        gethostname(&host, 255)
-        let hostname = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return ProcessInfo(program: program.isEmpty ? "process" : program, arguments: args, hostname: hostname)
+        return ProcessFacts(program: program.isEmpty ? "process" : program, arguments: args,
+                            hostname: TraceMetadata.hostName())
     }
 
     static func readFile(_ path: String) -> [UInt8] {

@@ -2,14 +2,29 @@ import CSanABI
 import SanCore
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The parts of WSPStartupEx every provider shares (reference §1.1): version negotiation,
 /// argument checks, WSPDATA, the copied upcall table and a start count that WSPCleanup undoes.
-public final class ProviderStartup: Sendable {
+///
+/// The upcall table is read by every overlapped call of every thread: it sits behind a
+/// reader-writer lock, not the `Mutex` (a priority-inheritance futex on Linux, which serialises
+/// contending readers through the kernel; see SocketTable). Unsafe code: that lock, in raw memory
+/// (hence `@unchecked Sendable`).
+public final class ProviderStartup: @unchecked Sendable {
     private struct State {
         var starts = 0
-        var upcalls: ProviderUpcalls?
     }
     private let state = Mutex(State())
+    private let upcallsLock: UnsafeMutablePointer<pthread_rwlock_t> = {
+        let p = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        pthread_rwlock_init(p, nil)
+        return p
+    }()
+    /// Guarded by `upcallsLock`.
+    private var currentUpcalls: ProviderUpcalls?
     /// The provider's description, copied into WSPDATA.szDescription.
     public let providerDescription: String
 
@@ -29,17 +44,19 @@ public final class ProviderStartup: Sendable {
         data.pointee.wHighVersion = 0x0202
         Self.writeWide(self.providerDescription, into: &data.pointee.szDescription)
         let copied = ProviderUpcalls(upcalls.pointee)
-        self.state.withLock {
-            $0.starts += 1
-            $0.upcalls = copied
-        }
+        pthread_rwlock_wrlock(self.upcallsLock)
+        self.currentUpcalls = copied
+        pthread_rwlock_unlock(self.upcallsLock)
+        self.state.withLock { $0.starts += 1 }
         procTable.pointee = table()
         return 0
     }
 
     /// The upcall table of the most recent WSPStartupEx.
     public var upcalls: ProviderUpcalls {
-        self.state.withLock { $0.upcalls } ?? ProviderUpcalls(WSPUPCALLTABLEEX())
+        pthread_rwlock_rdlock(self.upcallsLock)
+        defer { pthread_rwlock_unlock(self.upcallsLock) }
+        return self.currentUpcalls ?? ProviderUpcalls(WSPUPCALLTABLEEX())
     }
 
     /// WSPCleanup: one start undone. Returns false (WSANOTINITIALISED) when none is left, and

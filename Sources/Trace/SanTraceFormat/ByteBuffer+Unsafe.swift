@@ -25,13 +25,13 @@ public final class ByteBuffer {
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: self.base, count: self.count) }
 
     /// Makes room for `n` more bytes.
-    @inline(__always)
+    @inlinable @inline(__always)
     public func reserve(_ n: Int) {
         if self.count &+ n > self.capacity { self.grow(to: self.count + n) }
     }
 
-    @inline(never)
-    private func grow(to needed: Int) {
+    @usableFromInline @inline(never)
+    func grow(to needed: Int) {
         var c = self.capacity
         while c < needed { c *= 2 }
         let fresh = UnsafeMutableRawPointer.allocate(byteCount: c, alignment: 16)
@@ -44,7 +44,9 @@ public final class ByteBuffer {
     /// Forgets the contents, keeps the memory.
     public func clear() { self.count = 0 }
 
-    @inline(__always)
+    // The put methods are inlinable: a field writer inlined into another module (the
+    // interposer's converter) would otherwise call them, with a retain/release around each call.
+    @inlinable @inline(__always)
     public func putByte(_ b: UInt8) {
         self.reserve(1)
         self.base.storeBytes(of: b, toByteOffset: self.count, as: UInt8.self)
@@ -52,7 +54,7 @@ public final class ByteBuffer {
     }
 
     /// Appends an unsigned LEB128 varint (1–10 bytes).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func putVarint(_ value: UInt64) {
         self.reserve(10)
         var v = value
@@ -66,14 +68,14 @@ public final class ByteBuffer {
         self.count = (p + 1) - self.base
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func putU64LE(_ v: UInt64) {
         self.reserve(8)
         (self.base + self.count).storeBytes(of: v.littleEndian, as: UInt64.self)
         self.count &+= 8
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func putU32LE(_ v: UInt32) {
         self.reserve(4)
         (self.base + self.count).storeBytes(of: v.littleEndian, as: UInt32.self)

@@ -14,17 +14,25 @@ public struct EventFieldWriter {
     @usableFromInline let layout: FieldLayout
     @usableFromInline let start: Int
     @usableFromInline let count: Int
+    /// What the decoder would read back, captured while writing (so the writer can index the
+    /// event without decoding it): per field, its first byte in `out` and, for scalars, the value
+    /// as ``EventRecord/value(_:)`` gives it. Owned by the ``SegmentBuilder``.
+    @usableFromInline let starts: UnsafeMutablePointer<Int>
+    @usableFromInline let values: UnsafeMutablePointer<UInt64>
     @usableFromInline var index = 0
     /// Entries still owed to the current list field; `listType` says which.
     @usableFromInline var pending = 0
     @usableFromInline var listType: FieldType? = nil
     @usableFromInline var failure: (position: Int, expected: FieldType?, got: FieldType?, reason: String?)? = nil
 
-    init(out: ByteBuffer, layout: FieldLayout, start: Int, count: Int) {
+    init(out: ByteBuffer, layout: FieldLayout, start: Int, count: Int, starts: UnsafeMutablePointer<Int>,
+         values: UnsafeMutablePointer<UInt64>) {
         self.out = out
         self.layout = layout
         self.start = start
         self.count = count
+        self.starts = starts
+        self.values = values
     }
 
     /// True when the next field is of `type` (and no list entries are owed); else records the
@@ -45,9 +53,14 @@ public struct EventFieldWriter {
             self.failure = (self.index, FieldType(rawValue: want), type, nil)
             return false
         }
+        self.starts[self.index] = self.out.count
         self.index &+= 1
         return true
     }
+
+    /// Records the value of the scalar field just accepted by ``expect(_:)``.
+    @inlinable @inline(__always)
+    func captured(_ v: UInt64) { self.values[self.index &- 1] = v }
 
     @inlinable @inline(__always)
     mutating func entry(of type: FieldType) -> Bool {
@@ -62,71 +75,71 @@ public struct EventFieldWriter {
 
     // MARK: Scalars
 
-    @inlinable public mutating func i32(_ v: Int32) {
-        if self.expect(.i32) { self.out.putVarint(zigzagEncode(Int64(v))) }
+    @inlinable @inline(__always) public mutating func i32(_ v: Int32) {
+        if self.expect(.i32) { self.captured(UInt64(bitPattern: Int64(v))); self.out.putVarint(zigzagEncode(Int64(v))) }
     }
-    @inlinable public mutating func u32(_ v: UInt32) {
-        if self.expect(.u32) { self.out.putVarint(UInt64(v)) }
+    @inlinable @inline(__always) public mutating func u32(_ v: UInt32) {
+        if self.expect(.u32) { self.captured(UInt64(v)); self.out.putVarint(UInt64(v)) }
     }
-    @inlinable public mutating func u64(_ v: UInt64) {
-        if self.expect(.u64) { self.out.putVarint(v) }
+    @inlinable @inline(__always) public mutating func u64(_ v: UInt64) {
+        if self.expect(.u64) { self.captured(v); self.out.putVarint(v) }
     }
-    @inlinable public mutating func bool(_ v: Bool) {
-        if self.expect(.bool) { self.out.putByte(v ? 1 : 0) }
+    @inlinable @inline(__always) public mutating func bool(_ v: Bool) {
+        if self.expect(.bool) { self.captured(v ? 1 : 0); self.out.putByte(v ? 1 : 0) }
     }
     /// A WSA error number (0 = none).
-    @inlinable public mutating func wsaError(_ v: Int32) {
-        if self.expect(.wsaError) { self.out.putVarint(zigzagEncode(Int64(v))) }
+    @inlinable @inline(__always) public mutating func wsaError(_ v: Int32) {
+        if self.expect(.wsaError) { self.captured(UInt64(bitPattern: Int64(v))); self.out.putVarint(zigzagEncode(Int64(v))) }
     }
-    @inlinable public mutating func flags(_ v: UInt32) {
-        if self.expect(.flags) { self.out.putVarint(UInt64(v)) }
+    @inlinable @inline(__always) public mutating func flags(_ v: UInt32) {
+        if self.expect(.flags) { self.captured(UInt64(v)); self.out.putVarint(UInt64(v)) }
     }
     /// Capture id of a provider SOCKET (0 = INVALID_SOCKET).
-    @inlinable public mutating func socket(_ id: UInt64) {
-        if self.expect(.socket) { self.out.putVarint(id) }
+    @inlinable @inline(__always) public mutating func socket(_ id: UInt64) {
+        if self.expect(.socket) { self.captured(id); self.out.putVarint(id) }
     }
-    @inlinable public mutating func switchSocket(_ id: UInt64) {
-        if self.expect(.switchSocket) { self.out.putVarint(id) }
+    @inlinable @inline(__always) public mutating func switchSocket(_ id: UInt64) {
+        if self.expect(.switchSocket) { self.captured(id); self.out.putVarint(id) }
     }
     /// Capture id of a WSPRegisterMemory handle (= registration id).
-    @inlinable public mutating func memHandle(_ id: UInt64) {
-        if self.expect(.memHandle) { self.out.putVarint(id) }
+    @inlinable @inline(__always) public mutating func memHandle(_ id: UInt64) {
+        if self.expect(.memHandle) { self.captured(id); self.out.putVarint(id) }
     }
     /// Capture id of an RDMA descriptor (its bytes go once into a `descriptorBytes` field).
-    @inlinable public mutating func rdmaDescriptor(_ id: UInt64) {
-        if self.expect(.rdmaDescriptor) { self.out.putVarint(id) }
+    @inlinable @inline(__always) public mutating func rdmaDescriptor(_ id: UInt64) {
+        if self.expect(.rdmaDescriptor) { self.captured(id); self.out.putVarint(id) }
     }
-    @inlinable public mutating func overlapped(_ id: UInt64) {
-        if self.expect(.overlapped) { self.out.putVarint(id) }
+    @inlinable @inline(__always) public mutating func overlapped(_ id: UInt64) {
+        if self.expect(.overlapped) { self.captured(id); self.out.putVarint(id) }
     }
-    @inlinable public mutating func event(_ id: UInt64) {
-        if self.expect(.event) { self.out.putVarint(id) }
+    @inlinable @inline(__always) public mutating func event(_ id: UInt64) {
+        if self.expect(.event) { self.captured(id); self.out.putVarint(id) }
     }
     /// 0 synchronous, 1 upcall, 2 poll.
-    @inlinable public mutating func completionMode(_ v: UInt8) {
+    @inlinable @inline(__always) public mutating func completionMode(_ v: UInt8) {
         guard v <= 2 else {
             if self.failure == nil { self.failure = (self.index, .completionMode, .completionMode, "completion mode \(v) (0–2)") }
             return
         }
-        if self.expect(.completionMode) { self.out.putByte(v) }
+        if self.expect(.completionMode) { self.captured(UInt64(v)); self.out.putByte(v) }
     }
     /// 1 upcall, 2 poll, 3 inline.
-    @inlinable public mutating func completionVia(_ v: UInt8) {
+    @inlinable @inline(__always) public mutating func completionVia(_ v: UInt8) {
         guard v <= 3 else {
             if self.failure == nil { self.failure = (self.index, .completionVia, .completionVia, "completion via \(v) (1–3)") }
             return
         }
-        if self.expect(.completionVia) { self.out.putByte(v) }
+        if self.expect(.completionVia) { self.captured(UInt64(v)); self.out.putByte(v) }
     }
     /// A memory address as (registration id, offset); registration 0 = unregistered, offset = raw.
-    @inlinable public mutating func address(registration: UInt64, offset: UInt64) {
+    @inlinable @inline(__always) public mutating func address(registration: UInt64, offset: UInt64) {
         if self.expect(.address) {
             self.out.putVarint(registration)
             self.out.putVarint(offset)
         }
     }
     /// (thread, thread sequence) of the ENTER that started an operation; (0, 0) when unseen.
-    @inlinable public mutating func callRef(thread: UInt32, sequence: UInt64) {
+    @inlinable @inline(__always) public mutating func callRef(thread: UInt32, sequence: UInt64) {
         if self.expect(.callRef) {
             self.out.putVarint(UInt64(thread))
             self.out.putVarint(sequence)
@@ -136,7 +149,7 @@ public struct EventFieldWriter {
     // MARK: Lists
 
     /// Starts a WSABUF list of `count` entries; follow with `count` ``buffer(length:registration:offset:)``.
-    @inlinable public mutating func bufferList(count: Int) {
+    @inlinable @inline(__always) public mutating func bufferList(count: Int) {
         guard count >= 0, count <= TraceFormat.maxListEntries else {
             if self.failure == nil { self.failure = (self.index, .bufferList, .bufferList, "\(count) entries (limit \(TraceFormat.maxListEntries))") }
             return
@@ -147,7 +160,7 @@ public struct EventFieldWriter {
             self.listType = .bufferList
         }
     }
-    @inlinable public mutating func buffer(length: UInt32, registration: UInt64, offset: UInt64) {
+    @inlinable @inline(__always) public mutating func buffer(length: UInt32, registration: UInt64, offset: UInt64) {
         if self.entry(of: .bufferList) {
             self.out.putVarint(UInt64(length))
             self.out.putVarint(registration)
@@ -155,7 +168,7 @@ public struct EventFieldWriter {
         }
     }
     /// Starts a WSABUFEX list; follow with `count` ``buffer(length:registration:offset:handle:)``.
-    @inlinable public mutating func bufferListEx(count: Int) {
+    @inlinable @inline(__always) public mutating func bufferListEx(count: Int) {
         guard count >= 0, count <= TraceFormat.maxListEntries else {
             if self.failure == nil { self.failure = (self.index, .bufferListEx, .bufferListEx, "\(count) entries (limit \(TraceFormat.maxListEntries))") }
             return
@@ -166,7 +179,7 @@ public struct EventFieldWriter {
             self.listType = .bufferListEx
         }
     }
-    @inlinable public mutating func buffer(length: UInt32, registration: UInt64, offset: UInt64, handle: UInt64) {
+    @inlinable @inline(__always) public mutating func buffer(length: UInt32, registration: UInt64, offset: UInt64, handle: UInt64) {
         if self.entry(of: .bufferListEx) {
             self.out.putVarint(UInt64(length))
             self.out.putVarint(registration)
@@ -178,11 +191,11 @@ public struct EventFieldWriter {
     // MARK: Payload
 
     /// Policy `none`: the payload is absent.
-    @inlinable public mutating func payloadNone() {
+    @inlinable @inline(__always) public mutating func payloadNone() {
         if self.expect(.payload) { self.out.putByte(0) }
     }
     /// Policy `hash`: follow with `count` ``payloadHash(_:)`` (one per buffer).
-    @inlinable public mutating func payloadHashes(count: Int) {
+    @inlinable @inline(__always) public mutating func payloadHashes(count: Int) {
         guard count >= 0, count <= TraceFormat.maxListEntries else {
             if self.failure == nil { self.failure = (self.index, .payload, .payload, "\(count) hashes") }
             return
@@ -194,11 +207,11 @@ public struct EventFieldWriter {
             self.listType = .u64
         }
     }
-    @inlinable public mutating func payloadHash(_ h: UInt64) {
+    @inlinable @inline(__always) public mutating func payloadHash(_ h: UInt64) {
         if self.entry(of: .u64) { self.out.putU64LE(h) }
     }
     /// Policy `full`: follow with `count` ``payloadChunk(_:)`` (one per buffer).
-    @inlinable public mutating func payloadFull(count: Int) {
+    @inlinable @inline(__always) public mutating func payloadFull(count: Int) {
         guard count >= 0, count <= TraceFormat.maxListEntries else {
             if self.failure == nil { self.failure = (self.index, .payload, .payload, "\(count) chunks") }
             return

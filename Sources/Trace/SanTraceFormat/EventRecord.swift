@@ -166,7 +166,7 @@ public struct BufferRef: Hashable, Sendable {
 /// A `payload` field's value.
 public enum Payload: Hashable, Sendable {
     case none
-    /// One FNV-1a 64 per buffer.
+    /// One XXH64 (seed 0) per buffer (``payloadHash(_:)``).
     case hashes([UInt64])
     /// The bytes of each buffer.
     case full([[UInt8]])

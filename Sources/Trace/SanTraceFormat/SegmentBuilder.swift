@@ -26,8 +26,19 @@ public final class SegmentBuilder {
     public private(set) var lastRecordStart = 0
     public private(set) var lastFieldsStart = 0
     public private(set) var lastFieldsEnd = 0
+    /// The field writer's capture of the record just appended (``captureLast(into:_:_:thread:threadSeq:tsc:sequence:)``).
+    private let starts = UnsafeMutablePointer<Int>.allocate(capacity: TraceFormat.maxFieldsPerRecord + 1)
+    private let values = UnsafeMutablePointer<UInt64>.allocate(capacity: TraceFormat.maxFieldsPerRecord + 1)
+    private var lastFieldCount = 0
+    private var lastShapeStart = -1
+    private var lastShift = 0
 
     public init() {}
+
+    deinit {
+        self.starts.deallocate()
+        self.values.deallocate()
+    }
 
     /// Raw bytes the segment holds so far (what the 1 MiB cut counts).
     public var rawBytes: Int { self.records.count + self.tscDeltas.count + TraceFormat.segmentHeaderSize }
@@ -80,14 +91,17 @@ public final class SegmentBuilder {
         self.records.putByte(0)  // one byte reserved for the fields length; widened below if needed
         let fieldsStart = self.records.count
 
-        var writer = EventFieldWriter(out: self.records, layout: self.layout, start: shape.start, count: shape.count)
+        var writer = EventFieldWriter(out: self.records, layout: self.layout, start: shape.start, count: shape.count,
+                                      starts: self.starts, values: self.values)
         do {
             try fields(&writer)
         } catch {
             self.records.count = start
             throw error
         }
-        if let failure = writer.failure ?? Self.incomplete(writer) {
+        // The common case tested inline: calling `incomplete` copies the writer.
+        if writer.failure != nil || writer.pending > 0 || writer.index < writer.count,
+           let failure = writer.failure ?? Self.incomplete(writer) {
             self.records.count = start
             if let reason = failure.reason {
                 throw RecordEncodingError.badList(function: function, kind: kind, position: failure.position, reason: reason)
@@ -117,6 +131,39 @@ public final class SegmentBuilder {
         self.lastRecordStart = start
         self.lastFieldsStart = fieldsStart + extra
         self.lastFieldsEnd = self.records.count
+        self.lastFieldCount = shape.count
+        self.lastShapeStart = shape.start
+        self.lastShift = extra
+    }
+
+    /// The record just appended as the decoder would read it, from what the field writer
+    /// captured while encoding it (no decoding: the writer indexes every event this way).
+    /// Same result as ``decodeLast(into:_:_:thread:threadSeq:tsc:sequence:)``.
+    public func captureLast(into r: inout EventRecord, _ kind: EventKind, _ function: FunctionID, thread: UInt32,
+                            threadSeq: UInt64, tsc: UInt64, sequence: UInt64) {
+        r.sequence = sequence
+        r.kind = kind
+        r.function = (kind == .completion || kind == .lookup) ? .none : function
+        r.thread = thread
+        r.threadSeq = threadSeq
+        r.tsc = tsc
+        r.types = UnsafePointer(self.layout.typesPointer)
+        r.body = UnsafeRawPointer(self.records.base)
+        r.typesStart = self.lastShapeStart
+        let n = self.lastFieldCount
+        r.fieldCount = n
+        let types = self.layout.typesPointer + self.lastShapeStart
+        let classes = self.layout.typeClass
+        for i in 0..<n {
+            if classes[Int(types[i])] == 2 {
+                // Compound: offset << 32 | length of its bytes, as decodeField reports it.
+                let at = self.starts[i] &+ self.lastShift
+                let end = i &+ 1 < n ? self.starts[i &+ 1] &+ self.lastShift : self.lastFieldsEnd
+                r.slots[i] = UInt64(at) << 32 | UInt64(end &- at)
+            } else {
+                r.slots[i] = self.values[i]
+            }
+        }
     }
 
     private static func incomplete(_ w: EventFieldWriter) -> (position: Int, expected: FieldType?, got: FieldType?, reason: String?)? {

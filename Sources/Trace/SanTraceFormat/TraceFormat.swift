@@ -81,7 +81,7 @@ public enum TraceFormat {
 public enum PayloadPolicy: String, CaseIterable, Sendable {
     /// Nothing: `payload` fields are absent (policy byte 0).
     case none
-    /// One 64-bit hash per buffer (policy byte 1): FNV-1a 64 of the buffer's bytes.
+    /// One 64-bit hash per buffer (policy byte 1): XXH64 (seed 0) of the buffer's bytes, ``payloadHash(_:)``.
     case hash
     /// The bytes of every buffer (policy byte 2).
     case full

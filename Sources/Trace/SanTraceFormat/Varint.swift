@@ -22,12 +22,3 @@ public func varintSize(_ v: UInt64) -> Int {
     }
     return n
 }
-
-/// FNV-1a 64 over a buffer: the `hash` payload policy's checksum (Docs/TraceFormat.md §Payload).
-public func payloadHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for b in bytes {
-        h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3
-    }
-    return h
-}

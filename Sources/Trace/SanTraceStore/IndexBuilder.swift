@@ -1,3 +1,4 @@
+import SanCore
 import SanTraceFormat
 
 /// Builds the index rows of a trace from its events, one segment at a time: the per-segment rows
@@ -33,7 +34,8 @@ final class IndexBuilder {
         case registered(kind: String, id: UInt64, socket: UInt64, registration: UInt64, offset: UInt64, length: UInt64,
                         access: UInt64, seq: UInt64, tsc: UInt64)
         case deregistered(kind: String, id: UInt64, seq: UInt64, tsc: UInt64)
-        case descriptor(id: UInt64, socket: UInt64, seq: UInt64, bytes: [UInt8])
+        /// `seq` nil: a descriptor received from the peer (not registered by this process).
+        case descriptor(id: UInt64, socket: UInt64, seq: UInt64?, bytes: [UInt8])
     }
 
     /// What an ENTER of a socket or registration call said, kept until its LEAVE.
@@ -50,6 +52,8 @@ final class IndexBuilder {
         .reduce(0) { $0 | (1 << UInt64($1.rawValue)) }
 
     static let functionSlots = 129  // 0…127, 128 = no function (LOOKUP)
+    /// `objectFunctions`, held here: a static costs a once-check per event.
+    private let objectFunctionMask = IndexBuilder.objectFunctions
     let roles = ShapeRoles.shared
 
     // Per segment. Counts live in raw memory: the per-event increments must not pay for
@@ -74,13 +78,23 @@ final class IndexBuilder {
     private(set) var events: UInt64 = 0
     private(set) var ops: [RowOp] = []
     private(set) var sizes: [Int: FunctionCount] = [:]  // function * 64 + size class → calls (events), bytes
+    private var cachedSize = -1
+    private var cachedSizeCount = FunctionCount()
+
+    private func foldSize() {
+        guard self.cachedSize >= 0, self.cachedSizeCount.events > 0 else { return }
+        self.sizes[self.cachedSize, default: FunctionCount()].events &+= self.cachedSizeCount.events
+        self.sizes[self.cachedSize, default: FunctionCount()].bytes &+= self.cachedSizeCount.bytes
+        self.cachedSizeCount = FunctionCount()
+    }
 
     // Across segments.
     private var pending: [UInt32: PendingEnter] = [:]
 
-    /// Counts one event.
+    /// Counts one event. (`inout` only so the record is passed by address: the writer's record
+    /// lives in a class property, and passing it by value copied its ~200 bytes per event.)
     @inline(__always)
-    func observe(_ r: EventRecord) {
+    func observe(_ r: inout EventRecord) {
         let roles = self.roles.roles(r)
         let subject = r.subjectFunction(roles)
         let fslot = subject == .none ? 128 : Int(subject.rawValue & 0x7F)
@@ -106,10 +120,15 @@ final class IndexBuilder {
         self.events &+= 1
         if r.kind == .enter, roles.startsOperation, roles.buffers >= 0, let t = r.bufferTotals(Int(roles.buffers)) {
             let key = Int(r.function.rawValue) * 64 + Self.sizeClass(t.bytes)
-            self.sizes[key, default: FunctionCount()].events &+= 1
-            self.sizes[key, default: FunctionCount()].bytes &+= t.bytes
+            // A one-entry cache in front of the table: a steady loop repeats one (function, size).
+            if key != self.cachedSize {
+                self.foldSize()
+                self.cachedSize = key
+            }
+            self.cachedSizeCount.events &+= 1
+            self.cachedSizeCount.bytes &+= t.bytes
         }
-        if r.function.rawValue < 64, Self.objectFunctions & (1 << UInt64(r.function.rawValue)) != 0 {
+        if r.function.rawValue < 64, self.objectFunctionMask & (1 << UInt64(r.function.rawValue)) != 0 {
             self.observeObjects(r)
         }
     }
@@ -221,7 +240,11 @@ final class IndexBuilder {
             guard r.signed(FieldIndex.WSPBind.leave.ret) == 0, let a = p.address else { return }
             self.ops.append(.socketLocal(id: enter(FieldIndex.WSPBind.enter.s), addr: a))
         case .WSPConnect:
-            guard r.signed(FieldIndex.WSPConnect.leave.ret) == 0, let a = p.address else { return }
+            // A nonblocking connect answers WSAEWOULDBLOCK and finishes later (FD_CONNECT): the
+            // socket is still connecting to that peer.
+            let connecting = r.signed(FieldIndex.WSPConnect.leave.ret) == 0
+                || r.signed(FieldIndex.WSPConnect.leave.err) == Int64(WSAError.wouldBlock.rawValue)
+            guard connecting, let a = p.address else { return }
             self.ops.append(.socketPeer(id: enter(FieldIndex.WSPConnect.enter.s), addr: a))
         case .WSPGetSockName:
             guard r.signed(FieldIndex.WSPGetSockName.leave.ret) == 0,
@@ -263,8 +286,12 @@ final class IndexBuilder {
         }
     }
 
-    /// Finishes the segment's socket counts (folds the one-entry cache in).
+    /// Adds a row change that does not come from an event (the writer's remote descriptors).
+    func note(_ op: RowOp) { self.ops.append(op) }
+
+    /// Finishes the segment's socket and size counts (folds the one-entry caches in).
     func settle() {
+        self.foldSize()
         if self.cachedSocketCount > 0 {
             self.sockets[self.cachedSocket, default: 0] &+= self.cachedSocketCount
             self.cachedSocketCount = 0
@@ -298,6 +325,8 @@ final class IndexBuilder {
         self.events = 0
         self.ops.removeAll(keepingCapacity: true)
         self.sizes.removeAll(keepingCapacity: true)
+        self.cachedSize = -1
+        self.cachedSizeCount = FunctionCount()
     }
 
     /// Writes the segment's index rows and the trace-wide row changes (inside the caller's
@@ -411,7 +440,7 @@ final class IndexBuilder {
             try s.run()
         case .descriptor(let id, let socket, let seq, let bytes):
             let s = try db.cached("INSERT OR REPLACE INTO descriptors (id, socket, registered_seq, bytes) VALUES (?1, ?2, ?3, ?4)")
-            s.bind(1, id); s.bind(2, socket); s.bind(3, seq); s.bind(4, blob: bytes)
+            s.bind(1, id); s.bind(2, socket); s.bind(3, seq.map { Int64(bitPattern: $0) }); s.bind(4, blob: bytes)
             try s.run()
         }
     }

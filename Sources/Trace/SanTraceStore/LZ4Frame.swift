@@ -28,6 +28,10 @@ public final class LZ4Frame {
         p.frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum
         p.frameInfo.contentSize = UInt64(contentSize)
         p.compressionLevel = self.level
+        // The whole body is handed over at once, so nothing needs buffering: without autoFlush
+        // liblz4 1.9 clears a 4 MiB staging buffer (calloc) at every frame, ~800 B per event of
+        // a busy trace (callgrind: a fifth of the drain's instructions). Same frame format.
+        p.autoFlush = 1
         return p
     }
 

@@ -95,7 +95,7 @@ public enum TraceRepair {
                 try lz4.decompress(blob, into: body, limit: TraceFormat.maxSegmentBodyBytes)
                 index.resetSegment()
                 var d = try SegmentDecoder(body: body.bytes, threads: threads)
-                while try d.next(into: &record) { index.observe(record) }
+                while try d.next(into: &record) { index.observe(&record) }
                 index.settle()
                 ins.reset()
                 ins.bind(1, s.id); ins.bind(2, s.firstSeq); ins.bind(3, s.lastSeq); ins.bind(4, UInt64(index.events))
@@ -104,6 +104,17 @@ public enum TraceRepair {
                 ins.bind(12, blob: blob)
                 try ins.run()
                 try index.writeRows(segment: s.id, to: db)
+            }
+            // Descriptors received from the peer are not derived from events: copy them.
+            if let d = try? old.prepare("SELECT id, socket, bytes FROM descriptors WHERE registered_seq IS NULL") {
+                let ins = try db.prepare("INSERT OR IGNORE INTO descriptors (id, socket, registered_seq, bytes) VALUES (?1, ?2, NULL, ?3)")
+                while (try? d.step()) == true {
+                    ins.reset()
+                    ins.bind(1, d.int(0))
+                    ins.bind(2, d.optionalInt(1))
+                    ins.bind(3, blob: d.unsafeBlob(2))
+                    try ins.run()
+                }
             }
             try TraceWriter.setMeta("events", .int(Int64(expected)), db)
             try TraceWriter.setMeta("segments", .int(Int64(segments.count)), db)

@@ -162,7 +162,7 @@ public enum TraceVerifier {
                     throw TraceFormatError(.corruptRecord, "segment header (number \(d.header.segment), first event \(d.header.firstSequence), \(d.header.eventCount) events) disagrees with its row")
                 }
                 while try d.next(into: &record) {
-                    index.observe(record)
+                    index.observe(&record)
                     let last = segmentThreads[record.thread] ?? 0
                     if record.threadSeq != last + 1 && record.threadSeq > last {
                         gaps.append((record.thread, last, record.threadSeq - last - 1))

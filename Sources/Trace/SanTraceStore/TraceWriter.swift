@@ -208,9 +208,9 @@ public final class TraceWriter {
         guard self.db != nil else { throw TraceStoreError.closed }
         if self.builder.eventCount == 0 { self.segmentStartedNs = monotonicNow() }
         try self.builder.append(kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc, fields: fields)
-        self.builder.decodeLast(into: &self.scratch, kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc,
-                                sequence: self.eventsAppended)
-        self.index.observe(self.scratch)
+        self.builder.captureLast(into: &self.scratch, kind, function, thread: thread, threadSeq: threadSeq, tsc: tsc,
+                                 sequence: self.eventsAppended)
+        self.index.observe(&self.scratch)
         self.eventsAppended &+= 1
         if self.firstTSC == nil || tsc < self.firstTSC! { self.firstTSC = tsc }  // time zero = earliest event
         self.lastTSC = tsc
@@ -244,6 +244,26 @@ public final class TraceWriter {
         } catch {
             throw TraceStoreError.sqlite(error)
         }
+    }
+
+    /// Stores the bytes of an RDMA descriptor this process did not register itself (one it received
+    /// from its peer and names in WSPRdmaWrite / WSPRdmaRead): a `descriptors` row with
+    /// `registered_seq` NULL, written with the next commit. Descriptors this process registers get
+    /// their row from the WSPRegisterRdmaMemory LEAVE; do not define those here.
+    public func defineRemoteDescriptor(id: UInt64, socket: UInt64, bytes: UnsafeRawBufferPointer) {
+        self.index.note(.descriptor(id: id, socket: socket, seq: nil,
+                                    bytes: Array(bytes.prefix(TraceFormat.maxBytesField))))
+    }
+
+    /// Sets a `meta` key now, outside any segment transaction (for facts learnt while recording:
+    /// the provider's version, a refined clock rate, the recorder's counters at close).
+    public func setMetadata(_ key: String, _ value: String) throws { try self.setMetadata(key, MetaValue.text(value)) }
+    public func setMetadata(_ key: String, _ value: Int64) throws { try self.setMetadata(key, MetaValue.int(value)) }
+    public func setMetadata(_ key: String, _ value: Double) throws { try self.setMetadata(key, MetaValue.real(value)) }
+
+    private func setMetadata(_ key: String, _ value: MetaValue) throws {
+        guard let db = self.db else { throw TraceStoreError.closed }
+        do { try Self.setMeta(key, value, db) } catch let e as SQLiteError { throw TraceStoreError.sqlite(e) }
     }
 
     /// Counts producer stalls (a full buffer made a producer wait) and drops (lossy mode), stored

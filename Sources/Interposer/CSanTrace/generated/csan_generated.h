@@ -12,6 +12,6 @@ void csan_wrap_upcall_table(const WSPUPCALLTABLEEX *in, WSPUPCALLTABLEEX *out);
 /* The wrapper of extension `index` (function id - 33), calling csan_real_ext[index]. */
 void *csan_extension_wrapper(int index);
 void csan_rec_WSPStartupEx_enter(csan_tls *t, WORD wVersionRequested, LPWSPDATA lpWSPData, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSPUPCALLTABLEEX lpUpcallTable, LPWSPPROC_TABLE lpProcTable);
-void csan_rec_WSPStartupEx_leave(csan_tls *t, int ret, WORD wVersionRequested, LPWSPDATA lpWSPData, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSPUPCALLTABLEEX lpUpcallTable, LPWSPPROC_TABLE lpProcTable);
+void csan_rec_WSPStartupEx_leave(csan_tls *t, uint64_t tsc, int ret, WORD wVersionRequested, LPWSPDATA lpWSPData, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSPUPCALLTABLEEX lpUpcallTable, LPWSPPROC_TABLE lpProcTable);
 
 #endif

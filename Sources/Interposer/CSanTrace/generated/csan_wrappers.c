@@ -15,12 +15,12 @@ static void csan_rec_WSPAccept_enter(csan_tls *t, SOCKET s, struct sockaddr * ad
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 0, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 0, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpfnCondition != NULL) != 0));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPAccept_leave(csan_tls *t, SOCKET ret, SOCKET s, struct sockaddr * addr, LPINT addrlen, LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData, LPINT lpErrno) {
+static void csan_rec_WSPAccept_leave(csan_tls *t, uint64_t tsc, SOCKET ret, SOCKET s, struct sockaddr * addr, LPINT addrlen, LPCONDITIONPROC lpfnCondition, DWORD_PTR dwCallbackData, LPINT lpErrno) {
     (void)s;
     (void)addr;
     (void)addrlen;
@@ -30,7 +30,7 @@ static void csan_rec_WSPAccept_leave(csan_tls *t, SOCKET ret, SOCKET s, struct s
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + csan_sz_blob(ret != INVALID_SOCKET ? addr : NULL, (int64_t)((addrlen ? *addrlen : 0)), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 0, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 0, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == INVALID_SOCKET) && lpErrno ? *lpErrno : 0));
     csan_put_blob(&w, ret != INVALID_SOCKET ? addr : NULL, (int64_t)((addrlen ? *addrlen : 0)), CSAN_CAP_SOCKADDR);
@@ -46,11 +46,11 @@ static void csan_rec_WSPAddressToString_enter(csan_tls *t, struct sockaddr * lps
     (void)lpErrno;
     uint32_t size = CSAN_HDR + csan_sz_blob(lpsaAddress, (int64_t)(dwAddressLength), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 1, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 1, size, 0)) return;
     csan_put_blob(&w, lpsaAddress, (int64_t)(dwAddressLength), CSAN_CAP_SOCKADDR);
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPAddressToString_leave(csan_tls *t, INT ret, struct sockaddr * lpsaAddress, DWORD dwAddressLength, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSTR lpszAddressString, LPDWORD lpdwAddressStringLength, LPINT lpErrno) {
+static void csan_rec_WSPAddressToString_leave(csan_tls *t, uint64_t tsc, INT ret, struct sockaddr * lpsaAddress, DWORD dwAddressLength, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSTR lpszAddressString, LPDWORD lpdwAddressStringLength, LPINT lpErrno) {
     (void)lpsaAddress;
     (void)dwAddressLength;
     (void)lpProtocolInfo;
@@ -60,7 +60,7 @@ static void csan_rec_WSPAddressToString_leave(csan_tls *t, INT ret, struct socka
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 1, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 1, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -74,12 +74,12 @@ static void csan_rec_WSPAsyncSelect_enter(csan_tls *t, SOCKET s, HWND hWnd, UINT
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 2, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 2, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lEvent));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPAsyncSelect_leave(csan_tls *t, int ret, SOCKET s, HWND hWnd, UINT wMsg, LONG lEvent, LPINT lpErrno) {
+static void csan_rec_WSPAsyncSelect_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, HWND hWnd, UINT wMsg, LONG lEvent, LPINT lpErrno) {
     (void)s;
     (void)hWnd;
     (void)wMsg;
@@ -88,7 +88,7 @@ static void csan_rec_WSPAsyncSelect_leave(csan_tls *t, int ret, SOCKET s, HWND h
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 2, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 2, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -101,12 +101,12 @@ static void csan_rec_WSPBind_enter(csan_tls *t, SOCKET s, const struct sockaddr 
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_blob(name, (int64_t)(namelen), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 3, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 3, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_blob(&w, name, (int64_t)(namelen), CSAN_CAP_SOCKADDR);
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPBind_leave(csan_tls *t, int ret, SOCKET s, const struct sockaddr * name, int namelen, LPINT lpErrno) {
+static void csan_rec_WSPBind_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, const struct sockaddr * name, int namelen, LPINT lpErrno) {
     (void)s;
     (void)name;
     (void)namelen;
@@ -114,7 +114,7 @@ static void csan_rec_WSPBind_leave(csan_tls *t, int ret, SOCKET s, const struct 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 3, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 3, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -124,15 +124,15 @@ static void csan_rec_WSPCancelBlockingCall_enter(csan_tls *t, LPINT lpErrno) {
     (void)lpErrno;
     uint32_t size = CSAN_HDR;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 4, size)) return;
-    csan_rec_commit(t, &w);
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 4, size, 0)) return;
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPCancelBlockingCall_leave(csan_tls *t, int ret, LPINT lpErrno) {
+static void csan_rec_WSPCancelBlockingCall_leave(csan_tls *t, uint64_t tsc, int ret, LPINT lpErrno) {
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 4, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 4, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -142,15 +142,15 @@ static void csan_rec_WSPCleanup_enter(csan_tls *t, LPINT lpErrno) {
     (void)lpErrno;
     uint32_t size = CSAN_HDR;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 5, size)) return;
-    csan_rec_commit(t, &w);
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 5, size, 0)) return;
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPCleanup_leave(csan_tls *t, int ret, LPINT lpErrno) {
+static void csan_rec_WSPCleanup_leave(csan_tls *t, uint64_t tsc, int ret, LPINT lpErrno) {
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 5, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 5, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -161,17 +161,17 @@ static void csan_rec_WSPCloseSocket_enter(csan_tls *t, SOCKET s, LPINT lpErrno) 
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 6, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 6, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPCloseSocket_leave(csan_tls *t, int ret, SOCKET s, LPINT lpErrno) {
+static void csan_rec_WSPCloseSocket_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPINT lpErrno) {
     (void)s;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 6, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 6, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -188,12 +188,12 @@ static void csan_rec_WSPConnect_enter(csan_tls *t, SOCKET s, const struct sockad
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_blob(name, (int64_t)(namelen), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 7, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 7, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_blob(&w, name, (int64_t)(namelen), CSAN_CAP_SOCKADDR);
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPConnect_leave(csan_tls *t, int ret, SOCKET s, const struct sockaddr * name, int namelen, LPWSABUF lpCallerData, LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno) {
+static void csan_rec_WSPConnect_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, const struct sockaddr * name, int namelen, LPWSABUF lpCallerData, LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, LPINT lpErrno) {
     (void)s;
     (void)name;
     (void)namelen;
@@ -205,7 +205,7 @@ static void csan_rec_WSPConnect_leave(csan_tls *t, int ret, SOCKET s, const stru
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 7, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 7, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -218,12 +218,12 @@ static void csan_rec_WSPDuplicateSocket_enter(csan_tls *t, SOCKET s, DWORD dwPro
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 8, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 8, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwProcessId));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPDuplicateSocket_leave(csan_tls *t, int ret, SOCKET s, DWORD dwProcessId, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPINT lpErrno) {
+static void csan_rec_WSPDuplicateSocket_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, DWORD dwProcessId, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPINT lpErrno) {
     (void)s;
     (void)dwProcessId;
     (void)lpProtocolInfo;
@@ -231,7 +231,7 @@ static void csan_rec_WSPDuplicateSocket_leave(csan_tls *t, int ret, SOCKET s, DW
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 8, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 8, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -244,12 +244,12 @@ static void csan_rec_WSPEnumNetworkEvents_enter(csan_tls *t, SOCKET s, WSAEVENT 
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 9, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 9, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(hEventObject));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPEnumNetworkEvents_leave(csan_tls *t, int ret, SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpNetworkEvents, LPINT lpErrno) {
+static void csan_rec_WSPEnumNetworkEvents_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpNetworkEvents, LPINT lpErrno) {
     (void)s;
     (void)hEventObject;
     (void)lpNetworkEvents;
@@ -257,7 +257,7 @@ static void csan_rec_WSPEnumNetworkEvents_leave(csan_tls *t, int ret, SOCKET s, 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 9, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 9, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret == 0 && lpNetworkEvents ? lpNetworkEvents->lNetworkEvents : 0));
@@ -273,13 +273,13 @@ static void csan_rec_WSPEventSelect_enter(csan_tls *t, SOCKET s, WSAEVENT hEvent
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 10, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 10, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(hEventObject));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lNetworkEvents));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPEventSelect_leave(csan_tls *t, int ret, SOCKET s, WSAEVENT hEventObject, LONG lNetworkEvents, LPINT lpErrno) {
+static void csan_rec_WSPEventSelect_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, WSAEVENT hEventObject, LONG lNetworkEvents, LPINT lpErrno) {
     (void)s;
     (void)hEventObject;
     (void)lNetworkEvents;
@@ -287,7 +287,7 @@ static void csan_rec_WSPEventSelect_leave(csan_tls *t, int ret, SOCKET s, WSAEVE
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 10, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 10, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -302,13 +302,13 @@ static void csan_rec_WSPGetOverlappedResult_enter(csan_tls *t, SOCKET s, LPWSAOV
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 11, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 11, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((fWait) != 0));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPGetOverlappedResult_leave(csan_tls *t, BOOL ret, SOCKET s, LPWSAOVERLAPPED lpOverlapped, LPDWORD lpcbTransfer, BOOL fWait, LPDWORD lpdwFlags, LPINT lpErrno) {
+static void csan_rec_WSPGetOverlappedResult_leave(csan_tls *t, uint64_t tsc, BOOL ret, SOCKET s, LPWSAOVERLAPPED lpOverlapped, LPDWORD lpcbTransfer, BOOL fWait, LPDWORD lpdwFlags, LPINT lpErrno) {
     (void)s;
     (void)lpOverlapped;
     (void)lpcbTransfer;
@@ -318,7 +318,7 @@ static void csan_rec_WSPGetOverlappedResult_leave(csan_tls *t, BOOL ret, SOCKET 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 11, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 11, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret) != 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == FALSE) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpcbTransfer ? *lpcbTransfer : 0)));
@@ -333,11 +333,11 @@ static void csan_rec_WSPGetPeerName_enter(csan_tls *t, SOCKET s, struct sockaddr
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 12, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 12, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPGetPeerName_leave(csan_tls *t, int ret, SOCKET s, struct sockaddr * name, LPINT namelen, LPINT lpErrno) {
+static void csan_rec_WSPGetPeerName_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, struct sockaddr * name, LPINT namelen, LPINT lpErrno) {
     (void)s;
     (void)name;
     (void)namelen;
@@ -345,7 +345,7 @@ static void csan_rec_WSPGetPeerName_leave(csan_tls *t, int ret, SOCKET s, struct
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + csan_sz_blob(ret == 0 ? name : NULL, (int64_t)((namelen ? *namelen : 0)), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 12, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 12, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_blob(&w, ret == 0 ? name : NULL, (int64_t)((namelen ? *namelen : 0)), CSAN_CAP_SOCKADDR);
@@ -359,11 +359,11 @@ static void csan_rec_WSPGetSockName_enter(csan_tls *t, SOCKET s, struct sockaddr
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 13, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 13, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPGetSockName_leave(csan_tls *t, int ret, SOCKET s, struct sockaddr * name, LPINT namelen, LPINT lpErrno) {
+static void csan_rec_WSPGetSockName_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, struct sockaddr * name, LPINT namelen, LPINT lpErrno) {
     (void)s;
     (void)name;
     (void)namelen;
@@ -371,7 +371,7 @@ static void csan_rec_WSPGetSockName_leave(csan_tls *t, int ret, SOCKET s, struct
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + csan_sz_blob(ret == 0 ? name : NULL, (int64_t)((namelen ? *namelen : 0)), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 13, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 13, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_blob(&w, ret == 0 ? name : NULL, (int64_t)((namelen ? *namelen : 0)), CSAN_CAP_SOCKADDR);
@@ -387,14 +387,14 @@ static void csan_rec_WSPGetSockOpt_enter(csan_tls *t, SOCKET s, int level, int o
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 14, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 14, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(level));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(optname));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((optlen ? *optlen : 0)));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPGetSockOpt_leave(csan_tls *t, int ret, SOCKET s, int level, int optname, char * optval, LPINT optlen, LPINT lpErrno) {
+static void csan_rec_WSPGetSockOpt_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, int level, int optname, char * optval, LPINT optlen, LPINT lpErrno) {
     (void)s;
     (void)level;
     (void)optname;
@@ -404,7 +404,7 @@ static void csan_rec_WSPGetSockOpt_leave(csan_tls *t, int ret, SOCKET s, int lev
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + csan_sz_blob(ret == 0 ? optval : NULL, (int64_t)((optlen ? *optlen : 0)), CSAN_CAP_BYTES);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 14, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 14, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_blob(&w, ret == 0 ? optval : NULL, (int64_t)((optlen ? *optlen : 0)), CSAN_CAP_BYTES);
@@ -418,11 +418,11 @@ static void csan_rec_WSPGetQOSByName_enter(csan_tls *t, SOCKET s, LPWSABUF lpQOS
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 15, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 15, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPGetQOSByName_leave(csan_tls *t, BOOL ret, SOCKET s, LPWSABUF lpQOSName, LPQOS lpQOS, LPINT lpErrno) {
+static void csan_rec_WSPGetQOSByName_leave(csan_tls *t, uint64_t tsc, BOOL ret, SOCKET s, LPWSABUF lpQOSName, LPQOS lpQOS, LPINT lpErrno) {
     (void)s;
     (void)lpQOSName;
     (void)lpQOS;
@@ -430,7 +430,7 @@ static void csan_rec_WSPGetQOSByName_leave(csan_tls *t, BOOL ret, SOCKET s, LPWS
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 15, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 15, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret) != 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == FALSE) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -450,16 +450,16 @@ static void csan_rec_WSPIoctl_enter(csan_tls *t, SOCKET s, DWORD dwIoControlCode
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + csan_sz_blob(lpvInBuffer, (int64_t)(cbInBuffer), CSAN_CAP_BYTES) + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 16, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 16, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwIoControlCode));
     csan_put_blob(&w, lpvInBuffer, (int64_t)(cbInBuffer), CSAN_CAP_BYTES);
     csan_put_u64(&w, (uint64_t)(uintptr_t)(cbOutBuffer));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPIoctl_leave(csan_tls *t, int ret, SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static void csan_rec_WSPIoctl_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer, LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)dwIoControlCode;
     (void)lpvInBuffer;
@@ -474,7 +474,7 @@ static void csan_rec_WSPIoctl_leave(csan_tls *t, int ret, SOCKET s, DWORD dwIoCo
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + csan_sz_blob(ret == 0 && dwIoControlCode != SIO_GET_EXTENSION_FUNCTION_POINTER ? lpvOutBuffer : NULL, (int64_t)(lpcbBytesReturned && *lpcbBytesReturned < cbOutBuffer ? *lpcbBytesReturned : cbOutBuffer), CSAN_CAP_BYTES);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 16, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 16, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpcbBytesReturned ? *lpcbBytesReturned : 0)));
@@ -494,12 +494,12 @@ static void csan_rec_WSPJoinLeaf_enter(csan_tls *t, SOCKET s, const struct socka
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_blob(name, (int64_t)(namelen), CSAN_CAP_SOCKADDR);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 17, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 17, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_blob(&w, name, (int64_t)(namelen), CSAN_CAP_SOCKADDR);
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPJoinLeaf_leave(csan_tls *t, SOCKET ret, SOCKET s, const struct sockaddr * name, int namelen, LPWSABUF lpCallerData, LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, DWORD dwFlags, LPINT lpErrno) {
+static void csan_rec_WSPJoinLeaf_leave(csan_tls *t, uint64_t tsc, SOCKET ret, SOCKET s, const struct sockaddr * name, int namelen, LPWSABUF lpCallerData, LPWSABUF lpCalleeData, LPQOS lpSQOS, LPQOS lpGQOS, DWORD dwFlags, LPINT lpErrno) {
     (void)s;
     (void)name;
     (void)namelen;
@@ -512,7 +512,7 @@ static void csan_rec_WSPJoinLeaf_leave(csan_tls *t, SOCKET ret, SOCKET s, const 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 17, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 17, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == INVALID_SOCKET) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -524,25 +524,25 @@ static void csan_rec_WSPListen_enter(csan_tls *t, SOCKET s, int backlog, LPINT l
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 18, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 18, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(backlog));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPListen_leave(csan_tls *t, int ret, SOCKET s, int backlog, LPINT lpErrno) {
+static void csan_rec_WSPListen_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, int backlog, LPINT lpErrno) {
     (void)s;
     (void)backlog;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 18, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 18, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WSPRecv_enter(csan_tls *t, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static inline __attribute__((always_inline)) void csan_rec_WSPRecv_enter(csan_tls *t, const int pm, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -554,15 +554,15 @@ static void csan_rec_WSPRecv_enter(csan_tls *t, SOCKET s, LPWSABUF lpBuffers, DW
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_wsabuf(lpBuffers, dwBufferCount) + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 19, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 19, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_wsabuf(&w, lpBuffers, dwBufferCount);
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpFlags ? *lpFlags : 0)));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRecv_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static inline __attribute__((always_inline)) void csan_rec_WSPRecv_leave(csan_tls *t, const int pm, uint64_t tsc, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -573,14 +573,14 @@ static void csan_rec_WSPRecv_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpBu
     (void)lpThreadId;
     (void)lpErrno;
     (void)ret;
-    uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8 + csan_sz_payload_wsabuf(ret == 0 && !lpOverlapped ? lpBuffers : NULL, dwBufferCount, (lpNumberOfBytesRecvd ? *lpNumberOfBytesRecvd : 0));
+    uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8 + csan_sz_payload_wsabuf(pm, ret == 0 && !lpOverlapped ? lpBuffers : NULL, dwBufferCount, (lpNumberOfBytesRecvd ? *lpNumberOfBytesRecvd : 0));
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 19, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 19, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpNumberOfBytesRecvd ? *lpNumberOfBytesRecvd : 0)));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpFlags ? *lpFlags : 0)));
-    csan_put_payload_wsabuf(&w, ret == 0 && !lpOverlapped ? lpBuffers : NULL, dwBufferCount, (lpNumberOfBytesRecvd ? *lpNumberOfBytesRecvd : 0));
+    csan_put_payload_wsabuf(pm, &w, ret == 0 && !lpOverlapped ? lpBuffers : NULL, dwBufferCount, (lpNumberOfBytesRecvd ? *lpNumberOfBytesRecvd : 0));
     csan_rec_commit(t, &w);
 }
 
@@ -590,18 +590,18 @@ static void csan_rec_WSPRecvDisconnect_enter(csan_tls *t, SOCKET s, LPWSABUF lpI
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 20, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 20, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRecvDisconnect_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpInboundDisconnectData, LPINT lpErrno) {
+static void csan_rec_WSPRecvDisconnect_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPWSABUF lpInboundDisconnectData, LPINT lpErrno) {
     (void)s;
     (void)lpInboundDisconnectData;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 20, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 20, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -621,14 +621,14 @@ static void csan_rec_WSPRecvFrom_enter(csan_tls *t, SOCKET s, LPWSABUF lpBuffers
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_wsabuf(lpBuffers, dwBufferCount) + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 21, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 21, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_wsabuf(&w, lpBuffers, dwBufferCount);
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRecvFrom_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, struct sockaddr * lpFrom, LPINT lpFromlen, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static void csan_rec_WSPRecvFrom_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, struct sockaddr * lpFrom, LPINT lpFromlen, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -643,7 +643,7 @@ static void csan_rec_WSPRecvFrom_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 21, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 21, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpNumberOfBytesRecvd ? *lpNumberOfBytesRecvd : 0)));
@@ -659,11 +659,11 @@ static void csan_rec_WSPSelect_enter(csan_tls *t, int nfds, WSAFDSET * readfds, 
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 22, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 22, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(nfds));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPSelect_leave(csan_tls *t, int ret, int nfds, WSAFDSET * readfds, WSAFDSET * writefds, WSAFDSET * exceptfds, const WSATIMEVAL * timeout, LPINT lpErrno) {
+static void csan_rec_WSPSelect_leave(csan_tls *t, uint64_t tsc, int ret, int nfds, WSAFDSET * readfds, WSAFDSET * writefds, WSAFDSET * exceptfds, const WSATIMEVAL * timeout, LPINT lpErrno) {
     (void)nfds;
     (void)readfds;
     (void)writefds;
@@ -673,13 +673,13 @@ static void csan_rec_WSPSelect_leave(csan_tls *t, int ret, int nfds, WSAFDSET * 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 22, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 22, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WSPSend_enter(csan_tls *t, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static inline __attribute__((always_inline)) void csan_rec_WSPSend_enter(csan_tls *t, const int pm, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -689,18 +689,18 @@ static void csan_rec_WSPSend_enter(csan_tls *t, SOCKET s, LPWSABUF lpBuffers, DW
     (void)lpCompletionRoutine;
     (void)lpThreadId;
     (void)lpErrno;
-    uint32_t size = CSAN_HDR + 8 + csan_sz_wsabuf(lpBuffers, dwBufferCount) + 8 + 8 + 8 + csan_sz_payload_wsabuf(lpBuffers, dwBufferCount, UINT64_MAX);
+    uint32_t size = CSAN_HDR + 8 + csan_sz_wsabuf(lpBuffers, dwBufferCount) + 8 + 8 + 8 + csan_sz_payload_wsabuf(pm, lpBuffers, dwBufferCount, UINT64_MAX);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 23, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 23, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_wsabuf(&w, lpBuffers, dwBufferCount);
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwFlags));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_put_payload_wsabuf(&w, lpBuffers, dwBufferCount, UINT64_MAX);
-    csan_rec_commit(t, &w);
+    csan_put_payload_wsabuf(pm, &w, lpBuffers, dwBufferCount, UINT64_MAX);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPSend_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static inline __attribute__((always_inline)) void csan_rec_WSPSend_leave(csan_tls *t, const int pm, uint64_t tsc, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -713,7 +713,7 @@ static void csan_rec_WSPSend_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpBu
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 23, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 23, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpNumberOfBytesSent ? *lpNumberOfBytesSent : 0)));
@@ -726,18 +726,18 @@ static void csan_rec_WSPSendDisconnect_enter(csan_tls *t, SOCKET s, LPWSABUF lpO
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 24, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 24, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPSendDisconnect_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpOutboundDisconnectData, LPINT lpErrno) {
+static void csan_rec_WSPSendDisconnect_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPWSABUF lpOutboundDisconnectData, LPINT lpErrno) {
     (void)s;
     (void)lpOutboundDisconnectData;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 24, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 24, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -757,15 +757,15 @@ static void csan_rec_WSPSendTo_enter(csan_tls *t, SOCKET s, LPWSABUF lpBuffers, 
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_wsabuf(lpBuffers, dwBufferCount) + csan_sz_blob(lpTo, (int64_t)(iTolen), CSAN_CAP_SOCKADDR) + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 25, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 25, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_wsabuf(&w, lpBuffers, dwBufferCount);
     csan_put_blob(&w, lpTo, (int64_t)(iTolen), CSAN_CAP_SOCKADDR);
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPSendTo_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, const struct sockaddr * lpTo, int iTolen, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static void csan_rec_WSPSendTo_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, const struct sockaddr * lpTo, int iTolen, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -780,7 +780,7 @@ static void csan_rec_WSPSendTo_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF lp
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 25, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 25, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpNumberOfBytesSent ? *lpNumberOfBytesSent : 0)));
@@ -796,14 +796,14 @@ static void csan_rec_WSPSetSockOpt_enter(csan_tls *t, SOCKET s, int level, int o
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + csan_sz_blob(optval, (int64_t)(optlen), CSAN_CAP_BYTES);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 26, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 26, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(level));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(optname));
     csan_put_blob(&w, optval, (int64_t)(optlen), CSAN_CAP_BYTES);
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPSetSockOpt_leave(csan_tls *t, int ret, SOCKET s, int level, int optname, const char * optval, int optlen, LPINT lpErrno) {
+static void csan_rec_WSPSetSockOpt_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, int level, int optname, const char * optval, int optlen, LPINT lpErrno) {
     (void)s;
     (void)level;
     (void)optname;
@@ -813,7 +813,7 @@ static void csan_rec_WSPSetSockOpt_leave(csan_tls *t, int ret, SOCKET s, int lev
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 26, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 26, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -825,19 +825,19 @@ static void csan_rec_WSPShutdown_enter(csan_tls *t, SOCKET s, int how, LPINT lpE
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 27, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 27, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(how));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPShutdown_leave(csan_tls *t, int ret, SOCKET s, int how, LPINT lpErrno) {
+static void csan_rec_WSPShutdown_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, int how, LPINT lpErrno) {
     (void)s;
     (void)how;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 27, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 27, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -853,14 +853,14 @@ static void csan_rec_WSPSocket_enter(csan_tls *t, int af, int type, int protocol
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 28, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 28, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(af));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(type));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(protocol));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwFlags));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPSocket_leave(csan_tls *t, SOCKET ret, int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g, DWORD dwFlags, LPINT lpErrno) {
+static void csan_rec_WSPSocket_leave(csan_tls *t, uint64_t tsc, SOCKET ret, int af, int type, int protocol, LPWSAPROTOCOL_INFOW lpProtocolInfo, GROUP g, DWORD dwFlags, LPINT lpErrno) {
     (void)af;
     (void)type;
     (void)protocol;
@@ -871,7 +871,7 @@ static void csan_rec_WSPSocket_leave(csan_tls *t, SOCKET ret, int af, int type, 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 28, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 28, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == INVALID_SOCKET) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -886,11 +886,11 @@ static void csan_rec_WSPStringToAddress_enter(csan_tls *t, LPWSTR AddressString,
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 29, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 29, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(AddressFamily));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPStringToAddress_leave(csan_tls *t, INT ret, LPWSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOW lpProtocolInfo, struct sockaddr * lpAddress, LPINT lpAddressLength, LPINT lpErrno) {
+static void csan_rec_WSPStringToAddress_leave(csan_tls *t, uint64_t tsc, INT ret, LPWSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOW lpProtocolInfo, struct sockaddr * lpAddress, LPINT lpAddressLength, LPINT lpErrno) {
     (void)AddressString;
     (void)AddressFamily;
     (void)lpProtocolInfo;
@@ -900,7 +900,7 @@ static void csan_rec_WSPStringToAddress_leave(csan_tls *t, INT ret, LPWSTR Addre
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 29, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 29, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -914,11 +914,11 @@ void csan_rec_WSPStartupEx_enter(csan_tls *t, WORD wVersionRequested, LPWSPDATA 
     (void)lpProcTable;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 32, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 32, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(wVersionRequested));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-void csan_rec_WSPStartupEx_leave(csan_tls *t, int ret, WORD wVersionRequested, LPWSPDATA lpWSPData, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSPUPCALLTABLEEX lpUpcallTable, LPWSPPROC_TABLE lpProcTable) {
+void csan_rec_WSPStartupEx_leave(csan_tls *t, uint64_t tsc, int ret, WORD wVersionRequested, LPWSPDATA lpWSPData, LPWSAPROTOCOL_INFOW lpProtocolInfo, LPWSPUPCALLTABLEEX lpUpcallTable, LPWSPPROC_TABLE lpProcTable) {
     (void)wVersionRequested;
     (void)lpWSPData;
     (void)lpProtocolInfo;
@@ -927,7 +927,7 @@ void csan_rec_WSPStartupEx_leave(csan_tls *t, int ret, WORD wVersionRequested, L
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + csan_sz_blob(ret == 0 && lpWSPData ? (const void *)lpWSPData->szDescription : NULL, (int64_t)(csan_wide_bytes(lpWSPData)), CSAN_CAP_BYTES);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 32, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 32, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret == 0 && lpWSPData ? lpWSPData->wHighVersion : 0));
     csan_put_blob(&w, ret == 0 && lpWSPData ? (const void *)lpWSPData->szDescription : NULL, (int64_t)(csan_wide_bytes(lpWSPData)), CSAN_CAP_BYTES);
@@ -942,14 +942,14 @@ static void csan_rec_WSPRegisterMemory_enter(csan_tls *t, SOCKET s, PVOID lpBuff
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 33, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 33, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpBuffer));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwBufferLength));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwFlags));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRegisterMemory_leave(csan_tls *t, HANDLE ret, SOCKET s, PVOID lpBuffer, DWORD dwBufferLength, DWORD dwFlags, LPINT lpErrno) {
+static void csan_rec_WSPRegisterMemory_leave(csan_tls *t, uint64_t tsc, HANDLE ret, SOCKET s, PVOID lpBuffer, DWORD dwBufferLength, DWORD dwFlags, LPINT lpErrno) {
     (void)s;
     (void)lpBuffer;
     (void)dwBufferLength;
@@ -958,7 +958,7 @@ static void csan_rec_WSPRegisterMemory_leave(csan_tls *t, HANDLE ret, SOCKET s, 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 33, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 33, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == NULL) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -970,19 +970,19 @@ static void csan_rec_WSPDeregisterMemory_enter(csan_tls *t, SOCKET s, HANDLE Han
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 34, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 34, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(Handle));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPDeregisterMemory_leave(csan_tls *t, int ret, SOCKET s, HANDLE Handle, LPINT lpErrno) {
+static void csan_rec_WSPDeregisterMemory_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, HANDLE Handle, LPINT lpErrno) {
     (void)s;
     (void)Handle;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 34, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 34, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
@@ -998,15 +998,15 @@ static void csan_rec_WSPRegisterRdmaMemory_enter(csan_tls *t, SOCKET s, PVOID lp
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 35, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 35, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpBuffer));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwBufferLength));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwFlags));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpdwDescriptorLength ? *lpdwDescriptorLength : 0)));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRegisterRdmaMemory_leave(csan_tls *t, int ret, SOCKET s, PVOID lpBuffer, DWORD dwBufferLength, DWORD dwFlags, LPVOID lpRdmaBufferDescriptor, LPDWORD lpdwDescriptorLength, LPINT lpErrno) {
+static void csan_rec_WSPRegisterRdmaMemory_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, PVOID lpBuffer, DWORD dwBufferLength, DWORD dwFlags, LPVOID lpRdmaBufferDescriptor, LPDWORD lpdwDescriptorLength, LPINT lpErrno) {
     (void)s;
     (void)lpBuffer;
     (void)dwBufferLength;
@@ -1017,7 +1017,7 @@ static void csan_rec_WSPRegisterRdmaMemory_leave(csan_tls *t, int ret, SOCKET s,
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + csan_sz_blob(ret == 0 ? lpRdmaBufferDescriptor : NULL, (int64_t)((lpdwDescriptorLength ? *lpdwDescriptorLength : 0)), CSAN_CAP_BYTES) + csan_sz_blob(ret == 0 ? lpRdmaBufferDescriptor : NULL, (int64_t)((lpdwDescriptorLength ? *lpdwDescriptorLength : 0)), CSAN_CAP_BYTES);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 35, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 35, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpdwDescriptorLength ? *lpdwDescriptorLength : 0)));
@@ -1033,13 +1033,13 @@ static void csan_rec_WSPDeregisterRdmaMemory_enter(csan_tls *t, SOCKET s, LPVOID
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_blob(lpRdmaBufferDescriptor, (int64_t)(dwDescriptorLength), CSAN_CAP_BYTES) + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 36, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 36, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_blob(&w, lpRdmaBufferDescriptor, (int64_t)(dwDescriptorLength), CSAN_CAP_BYTES);
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwDescriptorLength));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPDeregisterRdmaMemory_leave(csan_tls *t, int ret, SOCKET s, LPVOID lpRdmaBufferDescriptor, DWORD dwDescriptorLength, LPINT lpErrno) {
+static void csan_rec_WSPDeregisterRdmaMemory_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPVOID lpRdmaBufferDescriptor, DWORD dwDescriptorLength, LPINT lpErrno) {
     (void)s;
     (void)lpRdmaBufferDescriptor;
     (void)dwDescriptorLength;
@@ -1047,13 +1047,13 @@ static void csan_rec_WSPDeregisterRdmaMemory_leave(csan_tls *t, int ret, SOCKET 
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 36, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 36, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WSPRdmaWrite_enter(csan_tls *t, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesWritten, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static inline __attribute__((always_inline)) void csan_rec_WSPRdmaWrite_enter(csan_tls *t, const int pm, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesWritten, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -1066,9 +1066,9 @@ static void csan_rec_WSPRdmaWrite_enter(csan_tls *t, SOCKET s, LPWSABUFEX lpBuff
     (void)lpCompletionRoutine;
     (void)lpThreadId;
     (void)lpErrno;
-    uint32_t size = CSAN_HDR + 8 + csan_sz_wsabufex(lpBuffers, dwBufferCount) + csan_sz_blob(lpTargetBufferDescriptor, (int64_t)(dwTargetDescriptorLength), CSAN_CAP_BYTES) + 8 + 8 + 8 + 8 + 8 + csan_sz_payload_wsabufex(lpBuffers, dwBufferCount, UINT64_MAX);
+    uint32_t size = CSAN_HDR + 8 + csan_sz_wsabufex(lpBuffers, dwBufferCount) + csan_sz_blob(lpTargetBufferDescriptor, (int64_t)(dwTargetDescriptorLength), CSAN_CAP_BYTES) + 8 + 8 + 8 + 8 + 8 + csan_sz_payload_wsabufex(pm, lpBuffers, dwBufferCount, UINT64_MAX);
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 37, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 37, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_wsabufex(&w, lpBuffers, dwBufferCount);
     csan_put_blob(&w, lpTargetBufferDescriptor, (int64_t)(dwTargetDescriptorLength), CSAN_CAP_BYTES);
@@ -1077,10 +1077,10 @@ static void csan_rec_WSPRdmaWrite_enter(csan_tls *t, SOCKET s, LPWSABUFEX lpBuff
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwFlags));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_put_payload_wsabufex(&w, lpBuffers, dwBufferCount, UINT64_MAX);
-    csan_rec_commit(t, &w);
+    csan_put_payload_wsabufex(pm, &w, lpBuffers, dwBufferCount, UINT64_MAX);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRdmaWrite_leave(csan_tls *t, int ret, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesWritten, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static inline __attribute__((always_inline)) void csan_rec_WSPRdmaWrite_leave(csan_tls *t, const int pm, uint64_t tsc, int ret, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesWritten, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -1096,7 +1096,7 @@ static void csan_rec_WSPRdmaWrite_leave(csan_tls *t, int ret, SOCKET s, LPWSABUF
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 37, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 37, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpdwNumberOfBytesWritten ? *lpdwNumberOfBytesWritten : 0)));
@@ -1118,7 +1118,7 @@ static void csan_rec_WSPRdmaRead_enter(csan_tls *t, SOCKET s, LPWSABUFEX lpBuffe
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + csan_sz_wsabufex(lpBuffers, dwBufferCount) + csan_sz_blob(lpTargetBufferDescriptor, (int64_t)(dwTargetDescriptorLength), CSAN_CAP_BYTES) + 8 + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 38, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 38, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_wsabufex(&w, lpBuffers, dwBufferCount);
     csan_put_blob(&w, lpTargetBufferDescriptor, (int64_t)(dwTargetDescriptorLength), CSAN_CAP_BYTES);
@@ -1127,9 +1127,9 @@ static void csan_rec_WSPRdmaRead_enter(csan_tls *t, SOCKET s, LPWSABUFEX lpBuffe
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwFlags));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, csan_mode_of(lpOverlapped));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPRdmaRead_leave(csan_tls *t, int ret, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesRead, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static void csan_rec_WSPRdmaRead_leave(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesRead, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)s;
     (void)lpBuffers;
     (void)dwBufferCount;
@@ -1145,7 +1145,7 @@ static void csan_rec_WSPRdmaRead_leave(csan_tls *t, int ret, SOCKET s, LPWSABUFE
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 38, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 38, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpdwNumberOfBytesRead ? *lpdwNumberOfBytesRead : 0)));
@@ -1158,66 +1158,66 @@ static void csan_rec_WSPMemoryRegistrationCacheCallback_enter(csan_tls *t, PVOID
     (void)lpErrno;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 39, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_ENTER, 39, size, 0)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpvAddress));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(Size));
-    csan_rec_commit(t, &w);
+    csan_rec_commit_now(t, &w);
 }
-static void csan_rec_WSPMemoryRegistrationCacheCallback_leave(csan_tls *t, int ret, PVOID lpvAddress, SIZE_T Size, LPINT lpErrno) {
+static void csan_rec_WSPMemoryRegistrationCacheCallback_leave(csan_tls *t, uint64_t tsc, int ret, PVOID lpvAddress, SIZE_T Size, LPINT lpErrno) {
     (void)lpvAddress;
     (void)Size;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 39, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_LEAVE, 39, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret == SOCKET_ERROR) && lpErrno ? *lpErrno : 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUCloseEvent_fields(csan_tls *t, BOOL ret, WSAEVENT hEvent, LPINT lpErrno) {
+static void csan_rec_WPUCloseEvent_fields(csan_tls *t, uint64_t tsc, BOOL ret, WSAEVENT hEvent, LPINT lpErrno) {
     (void)hEvent;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 64, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 64, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(hEvent));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret) != 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUCloseSocketHandle_fields(csan_tls *t, int ret, SOCKET s, LPINT lpErrno) {
+static void csan_rec_WPUCloseSocketHandle_fields(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPINT lpErrno) {
     (void)s;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 65, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 65, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUCreateEvent_fields(csan_tls *t, WSAEVENT ret, LPINT lpErrno) {
+static void csan_rec_WPUCreateEvent_fields(csan_tls *t, uint64_t tsc, WSAEVENT ret, LPINT lpErrno) {
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 66, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 66, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUCreateSocketHandle_fields(csan_tls *t, SOCKET ret, DWORD dwCatalogEntryId, DWORD_PTR dwContext, LPINT lpErrno) {
+static void csan_rec_WPUCreateSocketHandle_fields(csan_tls *t, uint64_t tsc, SOCKET ret, DWORD dwCatalogEntryId, DWORD_PTR dwContext, LPINT lpErrno) {
     (void)dwCatalogEntryId;
     (void)dwContext;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 67, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 67, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwCatalogEntryId));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwContext));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
@@ -1225,19 +1225,19 @@ static void csan_rec_WPUCreateSocketHandle_fields(csan_tls *t, SOCKET ret, DWORD
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUFDIsSet_fields(csan_tls *t, int ret, SOCKET s, WSAFDSET * fdset) {
+static void csan_rec_WPUFDIsSet_fields(csan_tls *t, uint64_t tsc, int ret, SOCKET s, WSAFDSET * fdset) {
     (void)s;
     (void)fdset;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 68, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 68, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUGetProviderPath_fields(csan_tls *t, int ret, LPGUID lpProviderId, WCHAR * lpszProviderDllPath, LPINT lpProviderDllPathLen, LPINT lpErrno) {
+static void csan_rec_WPUGetProviderPath_fields(csan_tls *t, uint64_t tsc, int ret, LPGUID lpProviderId, WCHAR * lpszProviderDllPath, LPINT lpProviderDllPathLen, LPINT lpErrno) {
     (void)lpProviderId;
     (void)lpszProviderDllPath;
     (void)lpProviderDllPathLen;
@@ -1245,24 +1245,24 @@ static void csan_rec_WPUGetProviderPath_fields(csan_tls *t, int ret, LPGUID lpPr
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 69, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 69, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUModifyIFSHandle_fields(csan_tls *t, SOCKET ret, DWORD dwCatalogEntryId, SOCKET ProposedHandle, LPINT lpErrno) {
+static void csan_rec_WPUModifyIFSHandle_fields(csan_tls *t, uint64_t tsc, SOCKET ret, DWORD dwCatalogEntryId, SOCKET ProposedHandle, LPINT lpErrno) {
     (void)dwCatalogEntryId;
     (void)ProposedHandle;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 70, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 70, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUPostMessage_fields(csan_tls *t, BOOL ret, HWND hWnd, UINT Msg, WPARAM wParam, LPARAM lParam) {
+static void csan_rec_WPUPostMessage_fields(csan_tls *t, uint64_t tsc, BOOL ret, HWND hWnd, UINT Msg, WPARAM wParam, LPARAM lParam) {
     (void)hWnd;
     (void)Msg;
     (void)wParam;
@@ -1270,12 +1270,12 @@ static void csan_rec_WPUPostMessage_fields(csan_tls *t, BOOL ret, HWND hWnd, UIN
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 71, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 71, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret) != 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUQueryBlockingCallback_fields(csan_tls *t, int ret, DWORD dwCatalogEntryId, LPBLOCKINGCALLBACK * lplpfnCallback, PDWORD_PTR lpdwContext, LPINT lpErrno) {
+static void csan_rec_WPUQueryBlockingCallback_fields(csan_tls *t, uint64_t tsc, int ret, DWORD dwCatalogEntryId, LPBLOCKINGCALLBACK * lplpfnCallback, PDWORD_PTR lpdwContext, LPINT lpErrno) {
     (void)dwCatalogEntryId;
     (void)lplpfnCallback;
     (void)lpdwContext;
@@ -1283,26 +1283,26 @@ static void csan_rec_WPUQueryBlockingCallback_fields(csan_tls *t, int ret, DWORD
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 72, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 72, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUQuerySocketHandleContext_fields(csan_tls *t, int ret, SOCKET s, PDWORD_PTR lpContext, LPINT lpErrno) {
+static void csan_rec_WPUQuerySocketHandleContext_fields(csan_tls *t, uint64_t tsc, int ret, SOCKET s, PDWORD_PTR lpContext, LPINT lpErrno) {
     (void)s;
     (void)lpContext;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 73, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 73, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((lpContext ? *lpContext : 0)));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUQueueApc_fields(csan_tls *t, int ret, LPWSATHREADID lpThreadId, LPWSAUSERAPC lpfnUserApc, DWORD_PTR dwContext, LPINT lpErrno) {
+static void csan_rec_WPUQueueApc_fields(csan_tls *t, uint64_t tsc, int ret, LPWSATHREADID lpThreadId, LPWSAUSERAPC lpfnUserApc, DWORD_PTR dwContext, LPINT lpErrno) {
     (void)lpThreadId;
     (void)lpfnUserApc;
     (void)dwContext;
@@ -1310,58 +1310,58 @@ static void csan_rec_WPUQueueApc_fields(csan_tls *t, int ret, LPWSATHREADID lpTh
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 74, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 74, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUResetEvent_fields(csan_tls *t, BOOL ret, WSAEVENT hEvent, LPINT lpErrno) {
+static void csan_rec_WPUResetEvent_fields(csan_tls *t, uint64_t tsc, BOOL ret, WSAEVENT hEvent, LPINT lpErrno) {
     (void)hEvent;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 75, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 75, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(hEvent));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret) != 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUSetEvent_fields(csan_tls *t, BOOL ret, WSAEVENT hEvent, LPINT lpErrno) {
+static void csan_rec_WPUSetEvent_fields(csan_tls *t, uint64_t tsc, BOOL ret, WSAEVENT hEvent, LPINT lpErrno) {
     (void)hEvent;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 76, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 76, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(hEvent));
     csan_put_u64(&w, (uint64_t)(uintptr_t)((ret) != 0));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUOpenCurrentThread_fields(csan_tls *t, int ret, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static void csan_rec_WPUOpenCurrentThread_fields(csan_tls *t, uint64_t tsc, int ret, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)lpThreadId;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 77, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 77, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUCloseThread_fields(csan_tls *t, int ret, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+static void csan_rec_WPUCloseThread_fields(csan_tls *t, uint64_t tsc, int ret, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     (void)lpThreadId;
     (void)lpErrno;
     (void)ret;
     uint32_t size = CSAN_HDR + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 78, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 78, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(ret));
     csan_rec_commit(t, &w);
 }
 
-static void csan_rec_WPUCompleteOverlappedRequest_fields(csan_tls *t, int ret, SOCKET s, LPWSAOVERLAPPED lpOverlapped, DWORD dwError, DWORD cbTransferred, LPINT lpErrno) {
+static void csan_rec_WPUCompleteOverlappedRequest_fields(csan_tls *t, uint64_t tsc, int ret, SOCKET s, LPWSAOVERLAPPED lpOverlapped, DWORD dwError, DWORD cbTransferred, LPINT lpErrno) {
     (void)s;
     (void)lpOverlapped;
     (void)dwError;
@@ -1370,7 +1370,7 @@ static void csan_rec_WPUCompleteOverlappedRequest_fields(csan_tls *t, int ret, S
     (void)ret;
     uint32_t size = CSAN_HDR + 8 + 8 + 8 + 8 + 8;
     csan_wr w;
-    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 79, size)) return;
+    if (!csan_rec_begin(t, &w, CSAN_KIND_UPCALL, 79, size, tsc)) return;
     csan_put_u64(&w, (uint64_t)(uintptr_t)(s));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(lpOverlapped));
     csan_put_u64(&w, (uint64_t)(uintptr_t)(dwError));
@@ -1386,7 +1386,8 @@ static SOCKET WSPAPI csan_w_WSPAccept(SOCKET s, struct sockaddr * addr, LPINT ad
     t->depth++;
     csan_rec_WSPAccept_enter(t, s, addr, addrlen, lpfnCondition, dwCallbackData, lpErrno);
     SOCKET ret = csan_real_procs.lpWSPAccept(s, addr, addrlen, lpfnCondition, dwCallbackData, lpErrno);
-    csan_rec_WSPAccept_leave(t, ret, s, addr, addrlen, lpfnCondition, dwCallbackData, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPAccept_leave(t, tsc, ret, s, addr, addrlen, lpfnCondition, dwCallbackData, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1397,7 +1398,8 @@ static INT WSPAPI csan_w_WSPAddressToString(struct sockaddr * lpsaAddress, DWORD
     t->depth++;
     csan_rec_WSPAddressToString_enter(t, lpsaAddress, dwAddressLength, lpProtocolInfo, lpszAddressString, lpdwAddressStringLength, lpErrno);
     INT ret = csan_real_procs.lpWSPAddressToString(lpsaAddress, dwAddressLength, lpProtocolInfo, lpszAddressString, lpdwAddressStringLength, lpErrno);
-    csan_rec_WSPAddressToString_leave(t, ret, lpsaAddress, dwAddressLength, lpProtocolInfo, lpszAddressString, lpdwAddressStringLength, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPAddressToString_leave(t, tsc, ret, lpsaAddress, dwAddressLength, lpProtocolInfo, lpszAddressString, lpdwAddressStringLength, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1408,7 +1410,8 @@ static int WSPAPI csan_w_WSPAsyncSelect(SOCKET s, HWND hWnd, UINT wMsg, LONG lEv
     t->depth++;
     csan_rec_WSPAsyncSelect_enter(t, s, hWnd, wMsg, lEvent, lpErrno);
     int ret = csan_real_procs.lpWSPAsyncSelect(s, hWnd, wMsg, lEvent, lpErrno);
-    csan_rec_WSPAsyncSelect_leave(t, ret, s, hWnd, wMsg, lEvent, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPAsyncSelect_leave(t, tsc, ret, s, hWnd, wMsg, lEvent, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1419,7 +1422,8 @@ static int WSPAPI csan_w_WSPBind(SOCKET s, const struct sockaddr * name, int nam
     t->depth++;
     csan_rec_WSPBind_enter(t, s, name, namelen, lpErrno);
     int ret = csan_real_procs.lpWSPBind(s, name, namelen, lpErrno);
-    csan_rec_WSPBind_leave(t, ret, s, name, namelen, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPBind_leave(t, tsc, ret, s, name, namelen, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1430,7 +1434,8 @@ static int WSPAPI csan_w_WSPCancelBlockingCall(LPINT lpErrno) {
     t->depth++;
     csan_rec_WSPCancelBlockingCall_enter(t, lpErrno);
     int ret = csan_real_procs.lpWSPCancelBlockingCall(lpErrno);
-    csan_rec_WSPCancelBlockingCall_leave(t, ret, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPCancelBlockingCall_leave(t, tsc, ret, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1441,8 +1446,9 @@ static int WSPAPI csan_w_WSPCleanup(LPINT lpErrno) {
     t->depth++;
     csan_rec_WSPCleanup_enter(t, lpErrno);
     int ret = csan_real_procs.lpWSPCleanup(lpErrno);
+    uint64_t tsc = csan_rdtsc();
     csan_hook_cleanup_post(ret);
-    csan_rec_WSPCleanup_leave(t, ret, lpErrno);
+    csan_rec_WSPCleanup_leave(t, tsc, ret, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1453,7 +1459,8 @@ static int WSPAPI csan_w_WSPCloseSocket(SOCKET s, LPINT lpErrno) {
     t->depth++;
     csan_rec_WSPCloseSocket_enter(t, s, lpErrno);
     int ret = csan_real_procs.lpWSPCloseSocket(s, lpErrno);
-    csan_rec_WSPCloseSocket_leave(t, ret, s, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPCloseSocket_leave(t, tsc, ret, s, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1464,7 +1471,8 @@ static int WSPAPI csan_w_WSPConnect(SOCKET s, const struct sockaddr * name, int 
     t->depth++;
     csan_rec_WSPConnect_enter(t, s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, lpErrno);
     int ret = csan_real_procs.lpWSPConnect(s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, lpErrno);
-    csan_rec_WSPConnect_leave(t, ret, s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPConnect_leave(t, tsc, ret, s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1475,7 +1483,8 @@ static int WSPAPI csan_w_WSPDuplicateSocket(SOCKET s, DWORD dwProcessId, LPWSAPR
     t->depth++;
     csan_rec_WSPDuplicateSocket_enter(t, s, dwProcessId, lpProtocolInfo, lpErrno);
     int ret = csan_real_procs.lpWSPDuplicateSocket(s, dwProcessId, lpProtocolInfo, lpErrno);
-    csan_rec_WSPDuplicateSocket_leave(t, ret, s, dwProcessId, lpProtocolInfo, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPDuplicateSocket_leave(t, tsc, ret, s, dwProcessId, lpProtocolInfo, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1486,7 +1495,8 @@ static int WSPAPI csan_w_WSPEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, L
     t->depth++;
     csan_rec_WSPEnumNetworkEvents_enter(t, s, hEventObject, lpNetworkEvents, lpErrno);
     int ret = csan_real_procs.lpWSPEnumNetworkEvents(s, hEventObject, lpNetworkEvents, lpErrno);
-    csan_rec_WSPEnumNetworkEvents_leave(t, ret, s, hEventObject, lpNetworkEvents, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPEnumNetworkEvents_leave(t, tsc, ret, s, hEventObject, lpNetworkEvents, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1497,7 +1507,8 @@ static int WSPAPI csan_w_WSPEventSelect(SOCKET s, WSAEVENT hEventObject, LONG lN
     t->depth++;
     csan_rec_WSPEventSelect_enter(t, s, hEventObject, lNetworkEvents, lpErrno);
     int ret = csan_real_procs.lpWSPEventSelect(s, hEventObject, lNetworkEvents, lpErrno);
-    csan_rec_WSPEventSelect_leave(t, ret, s, hEventObject, lNetworkEvents, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPEventSelect_leave(t, tsc, ret, s, hEventObject, lNetworkEvents, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1508,8 +1519,9 @@ static BOOL WSPAPI csan_w_WSPGetOverlappedResult(SOCKET s, LPWSAOVERLAPPED lpOve
     t->depth++;
     csan_rec_WSPGetOverlappedResult_enter(t, s, lpOverlapped, lpcbTransfer, fWait, lpdwFlags, lpErrno);
     BOOL ret = csan_real_procs.lpWSPGetOverlappedResult(s, lpOverlapped, lpcbTransfer, fWait, lpdwFlags, lpErrno);
-    csan_hook_gor_post(t, ret, lpOverlapped, lpcbTransfer, lpdwFlags, lpErrno);
-    csan_rec_WSPGetOverlappedResult_leave(t, ret, s, lpOverlapped, lpcbTransfer, fWait, lpdwFlags, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_hook_gor_post(t, tsc, ret, lpOverlapped, lpcbTransfer, lpdwFlags, lpErrno);
+    csan_rec_WSPGetOverlappedResult_leave(t, tsc, ret, s, lpOverlapped, lpcbTransfer, fWait, lpdwFlags, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1520,7 +1532,8 @@ static int WSPAPI csan_w_WSPGetPeerName(SOCKET s, struct sockaddr * name, LPINT 
     t->depth++;
     csan_rec_WSPGetPeerName_enter(t, s, name, namelen, lpErrno);
     int ret = csan_real_procs.lpWSPGetPeerName(s, name, namelen, lpErrno);
-    csan_rec_WSPGetPeerName_leave(t, ret, s, name, namelen, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPGetPeerName_leave(t, tsc, ret, s, name, namelen, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1531,7 +1544,8 @@ static int WSPAPI csan_w_WSPGetSockName(SOCKET s, struct sockaddr * name, LPINT 
     t->depth++;
     csan_rec_WSPGetSockName_enter(t, s, name, namelen, lpErrno);
     int ret = csan_real_procs.lpWSPGetSockName(s, name, namelen, lpErrno);
-    csan_rec_WSPGetSockName_leave(t, ret, s, name, namelen, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPGetSockName_leave(t, tsc, ret, s, name, namelen, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1542,7 +1556,8 @@ static int WSPAPI csan_w_WSPGetSockOpt(SOCKET s, int level, int optname, char * 
     t->depth++;
     csan_rec_WSPGetSockOpt_enter(t, s, level, optname, optval, optlen, lpErrno);
     int ret = csan_real_procs.lpWSPGetSockOpt(s, level, optname, optval, optlen, lpErrno);
-    csan_rec_WSPGetSockOpt_leave(t, ret, s, level, optname, optval, optlen, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPGetSockOpt_leave(t, tsc, ret, s, level, optname, optval, optlen, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1553,7 +1568,8 @@ static BOOL WSPAPI csan_w_WSPGetQOSByName(SOCKET s, LPWSABUF lpQOSName, LPQOS lp
     t->depth++;
     csan_rec_WSPGetQOSByName_enter(t, s, lpQOSName, lpQOS, lpErrno);
     BOOL ret = csan_real_procs.lpWSPGetQOSByName(s, lpQOSName, lpQOS, lpErrno);
-    csan_rec_WSPGetQOSByName_leave(t, ret, s, lpQOSName, lpQOS, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPGetQOSByName_leave(t, tsc, ret, s, lpQOSName, lpQOS, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1564,8 +1580,9 @@ static int WSPAPI csan_w_WSPIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInB
     t->depth++;
     csan_rec_WSPIoctl_enter(t, s, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     int ret = csan_real_procs.lpWSPIoctl(s, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    csan_hook_ioctl_post(t, ret, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, lpErrno);
-    csan_rec_WSPIoctl_leave(t, ret, s, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_hook_ioctl_post(t, tsc, ret, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, lpErrno);
+    csan_rec_WSPIoctl_leave(t, tsc, ret, s, dwIoControlCode, lpvInBuffer, cbInBuffer, lpvOutBuffer, cbOutBuffer, lpcbBytesReturned, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1576,7 +1593,8 @@ static SOCKET WSPAPI csan_w_WSPJoinLeaf(SOCKET s, const struct sockaddr * name, 
     t->depth++;
     csan_rec_WSPJoinLeaf_enter(t, s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, dwFlags, lpErrno);
     SOCKET ret = csan_real_procs.lpWSPJoinLeaf(s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, dwFlags, lpErrno);
-    csan_rec_WSPJoinLeaf_leave(t, ret, s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, dwFlags, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPJoinLeaf_leave(t, tsc, ret, s, name, namelen, lpCallerData, lpCalleeData, lpSQOS, lpGQOS, dwFlags, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1587,22 +1605,28 @@ static int WSPAPI csan_w_WSPListen(SOCKET s, int backlog, LPINT lpErrno) {
     t->depth++;
     csan_rec_WSPListen_enter(t, s, backlog, lpErrno);
     int ret = csan_real_procs.lpWSPListen(s, backlog, lpErrno);
-    csan_rec_WSPListen_leave(t, ret, s, backlog, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPListen_leave(t, tsc, ret, s, backlog, lpErrno);
     t->depth--;
     return ret;
 }
 
+static inline __attribute__((always_inline)) int csan_b_WSPRecv(csan_tls *t, const int pm, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+    t->depth++;
+    csan_rec_WSPRecv_enter(t, pm, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    csan_hook_recv_pre(lpOverlapped, lpBuffers, dwBufferCount);
+    int ret = csan_real_procs.lpWSPRecv(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_hook_op_post(ret, lpOverlapped, lpErrno);
+    csan_rec_WSPRecv_leave(t, pm, tsc, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    t->depth--;
+    return ret;
+}
 static int WSPAPI csan_w_WSPRecv(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesRecvd, LPDWORD lpFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_procs.lpWSPRecv(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    t->depth++;
-    csan_rec_WSPRecv_enter(t, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    csan_hook_recv_pre(lpOverlapped, lpBuffers, dwBufferCount);
-    int ret = csan_real_procs.lpWSPRecv(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    csan_hook_op_post(ret, lpOverlapped, lpErrno);
-    csan_rec_WSPRecv_leave(t, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    t->depth--;
-    return ret;
+    if (__builtin_expect(csan_payload_mode == CSAN_PAYLOAD_NONE, 1)) return csan_b_WSPRecv(t, CSAN_PAYLOAD_NONE, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    return csan_b_WSPRecv(t, csan_payload_mode, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
 static int WSPAPI csan_w_WSPRecvDisconnect(SOCKET s, LPWSABUF lpInboundDisconnectData, LPINT lpErrno) {
@@ -1611,7 +1635,8 @@ static int WSPAPI csan_w_WSPRecvDisconnect(SOCKET s, LPWSABUF lpInboundDisconnec
     t->depth++;
     csan_rec_WSPRecvDisconnect_enter(t, s, lpInboundDisconnectData, lpErrno);
     int ret = csan_real_procs.lpWSPRecvDisconnect(s, lpInboundDisconnectData, lpErrno);
-    csan_rec_WSPRecvDisconnect_leave(t, ret, s, lpInboundDisconnectData, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPRecvDisconnect_leave(t, tsc, ret, s, lpInboundDisconnectData, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1623,8 +1648,9 @@ static int WSPAPI csan_w_WSPRecvFrom(SOCKET s, LPWSABUF lpBuffers, DWORD dwBuffe
     csan_rec_WSPRecvFrom_enter(t, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     csan_hook_recv_pre(lpOverlapped, lpBuffers, dwBufferCount);
     int ret = csan_real_procs.lpWSPRecvFrom(s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
     csan_hook_op_post(ret, lpOverlapped, lpErrno);
-    csan_rec_WSPRecvFrom_leave(t, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    csan_rec_WSPRecvFrom_leave(t, tsc, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesRecvd, lpFlags, lpFrom, lpFromlen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1635,20 +1661,26 @@ static int WSPAPI csan_w_WSPSelect(int nfds, WSAFDSET * readfds, WSAFDSET * writ
     t->depth++;
     csan_rec_WSPSelect_enter(t, nfds, readfds, writefds, exceptfds, timeout, lpErrno);
     int ret = csan_real_procs.lpWSPSelect(nfds, readfds, writefds, exceptfds, timeout, lpErrno);
-    csan_rec_WSPSelect_leave(t, ret, nfds, readfds, writefds, exceptfds, timeout, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPSelect_leave(t, tsc, ret, nfds, readfds, writefds, exceptfds, timeout, lpErrno);
     t->depth--;
     return ret;
 }
 
+static inline __attribute__((always_inline)) int csan_b_WSPSend(csan_tls *t, const int pm, SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+    t->depth++;
+    csan_rec_WSPSend_enter(t, pm, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    int ret = csan_real_procs.lpWSPSend(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPSend_leave(t, pm, tsc, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    t->depth--;
+    return ret;
+}
 static int WSPAPI csan_w_WSPSend(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferCount, LPDWORD lpNumberOfBytesSent, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_procs.lpWSPSend(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    t->depth++;
-    csan_rec_WSPSend_enter(t, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    int ret = csan_real_procs.lpWSPSend(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    csan_rec_WSPSend_leave(t, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    t->depth--;
-    return ret;
+    if (__builtin_expect(csan_payload_mode == CSAN_PAYLOAD_NONE, 1)) return csan_b_WSPSend(t, CSAN_PAYLOAD_NONE, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    return csan_b_WSPSend(t, csan_payload_mode, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
 static int WSPAPI csan_w_WSPSendDisconnect(SOCKET s, LPWSABUF lpOutboundDisconnectData, LPINT lpErrno) {
@@ -1657,7 +1689,8 @@ static int WSPAPI csan_w_WSPSendDisconnect(SOCKET s, LPWSABUF lpOutboundDisconne
     t->depth++;
     csan_rec_WSPSendDisconnect_enter(t, s, lpOutboundDisconnectData, lpErrno);
     int ret = csan_real_procs.lpWSPSendDisconnect(s, lpOutboundDisconnectData, lpErrno);
-    csan_rec_WSPSendDisconnect_leave(t, ret, s, lpOutboundDisconnectData, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPSendDisconnect_leave(t, tsc, ret, s, lpOutboundDisconnectData, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1668,7 +1701,8 @@ static int WSPAPI csan_w_WSPSendTo(SOCKET s, LPWSABUF lpBuffers, DWORD dwBufferC
     t->depth++;
     csan_rec_WSPSendTo_enter(t, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     int ret = csan_real_procs.lpWSPSendTo(s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    csan_rec_WSPSendTo_leave(t, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPSendTo_leave(t, tsc, ret, s, lpBuffers, dwBufferCount, lpNumberOfBytesSent, dwFlags, lpTo, iTolen, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1679,7 +1713,8 @@ static int WSPAPI csan_w_WSPSetSockOpt(SOCKET s, int level, int optname, const c
     t->depth++;
     csan_rec_WSPSetSockOpt_enter(t, s, level, optname, optval, optlen, lpErrno);
     int ret = csan_real_procs.lpWSPSetSockOpt(s, level, optname, optval, optlen, lpErrno);
-    csan_rec_WSPSetSockOpt_leave(t, ret, s, level, optname, optval, optlen, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPSetSockOpt_leave(t, tsc, ret, s, level, optname, optval, optlen, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1690,7 +1725,8 @@ static int WSPAPI csan_w_WSPShutdown(SOCKET s, int how, LPINT lpErrno) {
     t->depth++;
     csan_rec_WSPShutdown_enter(t, s, how, lpErrno);
     int ret = csan_real_procs.lpWSPShutdown(s, how, lpErrno);
-    csan_rec_WSPShutdown_leave(t, ret, s, how, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPShutdown_leave(t, tsc, ret, s, how, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1701,7 +1737,8 @@ static SOCKET WSPAPI csan_w_WSPSocket(int af, int type, int protocol, LPWSAPROTO
     t->depth++;
     csan_rec_WSPSocket_enter(t, af, type, protocol, lpProtocolInfo, g, dwFlags, lpErrno);
     SOCKET ret = csan_real_procs.lpWSPSocket(af, type, protocol, lpProtocolInfo, g, dwFlags, lpErrno);
-    csan_rec_WSPSocket_leave(t, ret, af, type, protocol, lpProtocolInfo, g, dwFlags, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPSocket_leave(t, tsc, ret, af, type, protocol, lpProtocolInfo, g, dwFlags, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1712,7 +1749,8 @@ static INT WSPAPI csan_w_WSPStringToAddress(LPWSTR AddressString, INT AddressFam
     t->depth++;
     csan_rec_WSPStringToAddress_enter(t, AddressString, AddressFamily, lpProtocolInfo, lpAddress, lpAddressLength, lpErrno);
     INT ret = csan_real_procs.lpWSPStringToAddress(AddressString, AddressFamily, lpProtocolInfo, lpAddress, lpAddressLength, lpErrno);
-    csan_rec_WSPStringToAddress_leave(t, ret, AddressString, AddressFamily, lpProtocolInfo, lpAddress, lpAddressLength, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPStringToAddress_leave(t, tsc, ret, AddressString, AddressFamily, lpProtocolInfo, lpAddress, lpAddressLength, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1723,7 +1761,8 @@ static HANDLE WSPAPI csan_w_WSPRegisterMemory(SOCKET s, PVOID lpBuffer, DWORD dw
     t->depth++;
     csan_rec_WSPRegisterMemory_enter(t, s, lpBuffer, dwBufferLength, dwFlags, lpErrno);
     HANDLE ret = ((LPFN_WSPREGISTERMEMORY)csan_real_ext[0])(s, lpBuffer, dwBufferLength, dwFlags, lpErrno);
-    csan_rec_WSPRegisterMemory_leave(t, ret, s, lpBuffer, dwBufferLength, dwFlags, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPRegisterMemory_leave(t, tsc, ret, s, lpBuffer, dwBufferLength, dwFlags, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1734,7 +1773,8 @@ static int WSPAPI csan_w_WSPDeregisterMemory(SOCKET s, HANDLE Handle, LPINT lpEr
     t->depth++;
     csan_rec_WSPDeregisterMemory_enter(t, s, Handle, lpErrno);
     int ret = ((LPFN_WSPDEREGISTERMEMORY)csan_real_ext[1])(s, Handle, lpErrno);
-    csan_rec_WSPDeregisterMemory_leave(t, ret, s, Handle, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPDeregisterMemory_leave(t, tsc, ret, s, Handle, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1745,7 +1785,8 @@ static int WSPAPI csan_w_WSPRegisterRdmaMemory(SOCKET s, PVOID lpBuffer, DWORD d
     t->depth++;
     csan_rec_WSPRegisterRdmaMemory_enter(t, s, lpBuffer, dwBufferLength, dwFlags, lpRdmaBufferDescriptor, lpdwDescriptorLength, lpErrno);
     int ret = ((LPFN_WSPREGISTERRDMAMEMORY)csan_real_ext[2])(s, lpBuffer, dwBufferLength, dwFlags, lpRdmaBufferDescriptor, lpdwDescriptorLength, lpErrno);
-    csan_rec_WSPRegisterRdmaMemory_leave(t, ret, s, lpBuffer, dwBufferLength, dwFlags, lpRdmaBufferDescriptor, lpdwDescriptorLength, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPRegisterRdmaMemory_leave(t, tsc, ret, s, lpBuffer, dwBufferLength, dwFlags, lpRdmaBufferDescriptor, lpdwDescriptorLength, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1756,20 +1797,26 @@ static int WSPAPI csan_w_WSPDeregisterRdmaMemory(SOCKET s, LPVOID lpRdmaBufferDe
     t->depth++;
     csan_rec_WSPDeregisterRdmaMemory_enter(t, s, lpRdmaBufferDescriptor, dwDescriptorLength, lpErrno);
     int ret = ((LPFN_WSPDEREGISTERRDMAMEMORY)csan_real_ext[3])(s, lpRdmaBufferDescriptor, dwDescriptorLength, lpErrno);
-    csan_rec_WSPDeregisterRdmaMemory_leave(t, ret, s, lpRdmaBufferDescriptor, dwDescriptorLength, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPDeregisterRdmaMemory_leave(t, tsc, ret, s, lpRdmaBufferDescriptor, dwDescriptorLength, lpErrno);
     t->depth--;
     return ret;
 }
 
+static inline __attribute__((always_inline)) int csan_b_WSPRdmaWrite(csan_tls *t, const int pm, SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesWritten, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
+    t->depth++;
+    csan_rec_WSPRdmaWrite_enter(t, pm, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    int ret = ((LPFN_WSPRDMAWRITE)csan_real_ext[4])(s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPRdmaWrite_leave(t, pm, tsc, ret, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    t->depth--;
+    return ret;
+}
 static int WSPAPI csan_w_WSPRdmaWrite(SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesWritten, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return ((LPFN_WSPRDMAWRITE)csan_real_ext[4])(s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    t->depth++;
-    csan_rec_WSPRdmaWrite_enter(t, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    int ret = ((LPFN_WSPRDMAWRITE)csan_real_ext[4])(s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    csan_rec_WSPRdmaWrite_leave(t, ret, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
-    t->depth--;
-    return ret;
+    if (__builtin_expect(csan_payload_mode == CSAN_PAYLOAD_NONE, 1)) return csan_b_WSPRdmaWrite(t, CSAN_PAYLOAD_NONE, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    return csan_b_WSPRdmaWrite(t, csan_payload_mode, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesWritten, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
 }
 
 static int WSPAPI csan_w_WSPRdmaRead(SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBufferCount, LPVOID lpTargetBufferDescriptor, DWORD dwTargetDescriptorLength, DWORD dwTargetBufferOffset, LPDWORD lpdwNumberOfBytesRead, DWORD dwFlags, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine, LPWSATHREADID lpThreadId, LPINT lpErrno) {
@@ -1779,8 +1826,9 @@ static int WSPAPI csan_w_WSPRdmaRead(SOCKET s, LPWSABUFEX lpBuffers, DWORD dwBuf
     csan_rec_WSPRdmaRead_enter(t, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesRead, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     csan_hook_rdma_read_pre(lpOverlapped, lpBuffers, dwBufferCount);
     int ret = ((LPFN_WSPRDMAREAD)csan_real_ext[5])(s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesRead, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    uint64_t tsc = csan_rdtsc();
     csan_hook_op_post(ret, lpOverlapped, lpErrno);
-    csan_rec_WSPRdmaRead_leave(t, ret, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesRead, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
+    csan_rec_WSPRdmaRead_leave(t, tsc, ret, s, lpBuffers, dwBufferCount, lpTargetBufferDescriptor, dwTargetDescriptorLength, dwTargetBufferOffset, lpdwNumberOfBytesRead, dwFlags, lpOverlapped, lpCompletionRoutine, lpThreadId, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1791,7 +1839,8 @@ static int WSPAPI csan_w_WSPMemoryRegistrationCacheCallback(PVOID lpvAddress, SI
     t->depth++;
     csan_rec_WSPMemoryRegistrationCacheCallback_enter(t, lpvAddress, Size, lpErrno);
     int ret = ((LPFN_WSPMEMORYREGISTRATIONCACHECALLBACK)csan_real_ext[6])(lpvAddress, Size, lpErrno);
-    csan_rec_WSPMemoryRegistrationCacheCallback_leave(t, ret, lpvAddress, Size, lpErrno);
+    uint64_t tsc = csan_rdtsc();
+    csan_rec_WSPMemoryRegistrationCacheCallback_leave(t, tsc, ret, lpvAddress, Size, lpErrno);
     t->depth--;
     return ret;
 }
@@ -1800,7 +1849,7 @@ static BOOL WSPAPI csan_w_WPUCloseEvent(WSAEVENT hEvent, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUCloseEvent(hEvent, lpErrno);
     BOOL ret = csan_real_upcalls.lpWPUCloseEvent(hEvent, lpErrno);
-    csan_rec_WPUCloseEvent_fields(t, ret, hEvent, lpErrno);
+    csan_rec_WPUCloseEvent_fields(t, csan_rdtsc(), ret, hEvent, lpErrno);
     return ret;
 }
 
@@ -1808,7 +1857,7 @@ static int WSPAPI csan_w_WPUCloseSocketHandle(SOCKET s, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUCloseSocketHandle(s, lpErrno);
     int ret = csan_real_upcalls.lpWPUCloseSocketHandle(s, lpErrno);
-    csan_rec_WPUCloseSocketHandle_fields(t, ret, s, lpErrno);
+    csan_rec_WPUCloseSocketHandle_fields(t, csan_rdtsc(), ret, s, lpErrno);
     return ret;
 }
 
@@ -1816,7 +1865,7 @@ static WSAEVENT WSPAPI csan_w_WPUCreateEvent(LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUCreateEvent(lpErrno);
     WSAEVENT ret = csan_real_upcalls.lpWPUCreateEvent(lpErrno);
-    csan_rec_WPUCreateEvent_fields(t, ret, lpErrno);
+    csan_rec_WPUCreateEvent_fields(t, csan_rdtsc(), ret, lpErrno);
     return ret;
 }
 
@@ -1824,7 +1873,7 @@ static SOCKET WSPAPI csan_w_WPUCreateSocketHandle(DWORD dwCatalogEntryId, DWORD_
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUCreateSocketHandle(dwCatalogEntryId, dwContext, lpErrno);
     SOCKET ret = csan_real_upcalls.lpWPUCreateSocketHandle(dwCatalogEntryId, dwContext, lpErrno);
-    csan_rec_WPUCreateSocketHandle_fields(t, ret, dwCatalogEntryId, dwContext, lpErrno);
+    csan_rec_WPUCreateSocketHandle_fields(t, csan_rdtsc(), ret, dwCatalogEntryId, dwContext, lpErrno);
     return ret;
 }
 
@@ -1832,7 +1881,7 @@ static int WSPAPI csan_w_WPUFDIsSet(SOCKET s, WSAFDSET * fdset) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUFDIsSet(s, fdset);
     int ret = csan_real_upcalls.lpWPUFDIsSet(s, fdset);
-    csan_rec_WPUFDIsSet_fields(t, ret, s, fdset);
+    csan_rec_WPUFDIsSet_fields(t, csan_rdtsc(), ret, s, fdset);
     return ret;
 }
 
@@ -1840,7 +1889,7 @@ static int WSPAPI csan_w_WPUGetProviderPath(LPGUID lpProviderId, WCHAR * lpszPro
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUGetProviderPath(lpProviderId, lpszProviderDllPath, lpProviderDllPathLen, lpErrno);
     int ret = csan_real_upcalls.lpWPUGetProviderPath(lpProviderId, lpszProviderDllPath, lpProviderDllPathLen, lpErrno);
-    csan_rec_WPUGetProviderPath_fields(t, ret, lpProviderId, lpszProviderDllPath, lpProviderDllPathLen, lpErrno);
+    csan_rec_WPUGetProviderPath_fields(t, csan_rdtsc(), ret, lpProviderId, lpszProviderDllPath, lpProviderDllPathLen, lpErrno);
     return ret;
 }
 
@@ -1848,7 +1897,7 @@ static SOCKET WSPAPI csan_w_WPUModifyIFSHandle(DWORD dwCatalogEntryId, SOCKET Pr
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUModifyIFSHandle(dwCatalogEntryId, ProposedHandle, lpErrno);
     SOCKET ret = csan_real_upcalls.lpWPUModifyIFSHandle(dwCatalogEntryId, ProposedHandle, lpErrno);
-    csan_rec_WPUModifyIFSHandle_fields(t, ret, dwCatalogEntryId, ProposedHandle, lpErrno);
+    csan_rec_WPUModifyIFSHandle_fields(t, csan_rdtsc(), ret, dwCatalogEntryId, ProposedHandle, lpErrno);
     return ret;
 }
 
@@ -1856,7 +1905,7 @@ static BOOL WSPAPI csan_w_WPUPostMessage(HWND hWnd, UINT Msg, WPARAM wParam, LPA
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUPostMessage(hWnd, Msg, wParam, lParam);
     BOOL ret = csan_real_upcalls.lpWPUPostMessage(hWnd, Msg, wParam, lParam);
-    csan_rec_WPUPostMessage_fields(t, ret, hWnd, Msg, wParam, lParam);
+    csan_rec_WPUPostMessage_fields(t, csan_rdtsc(), ret, hWnd, Msg, wParam, lParam);
     return ret;
 }
 
@@ -1864,7 +1913,7 @@ static int WSPAPI csan_w_WPUQueryBlockingCallback(DWORD dwCatalogEntryId, LPBLOC
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUQueryBlockingCallback(dwCatalogEntryId, lplpfnCallback, lpdwContext, lpErrno);
     int ret = csan_real_upcalls.lpWPUQueryBlockingCallback(dwCatalogEntryId, lplpfnCallback, lpdwContext, lpErrno);
-    csan_rec_WPUQueryBlockingCallback_fields(t, ret, dwCatalogEntryId, lplpfnCallback, lpdwContext, lpErrno);
+    csan_rec_WPUQueryBlockingCallback_fields(t, csan_rdtsc(), ret, dwCatalogEntryId, lplpfnCallback, lpdwContext, lpErrno);
     return ret;
 }
 
@@ -1872,7 +1921,7 @@ static int WSPAPI csan_w_WPUQuerySocketHandleContext(SOCKET s, PDWORD_PTR lpCont
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUQuerySocketHandleContext(s, lpContext, lpErrno);
     int ret = csan_real_upcalls.lpWPUQuerySocketHandleContext(s, lpContext, lpErrno);
-    csan_rec_WPUQuerySocketHandleContext_fields(t, ret, s, lpContext, lpErrno);
+    csan_rec_WPUQuerySocketHandleContext_fields(t, csan_rdtsc(), ret, s, lpContext, lpErrno);
     return ret;
 }
 
@@ -1880,7 +1929,7 @@ static int WSPAPI csan_w_WPUQueueApc(LPWSATHREADID lpThreadId, LPWSAUSERAPC lpfn
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUQueueApc(lpThreadId, lpfnUserApc, dwContext, lpErrno);
     int ret = csan_real_upcalls.lpWPUQueueApc(lpThreadId, lpfnUserApc, dwContext, lpErrno);
-    csan_rec_WPUQueueApc_fields(t, ret, lpThreadId, lpfnUserApc, dwContext, lpErrno);
+    csan_rec_WPUQueueApc_fields(t, csan_rdtsc(), ret, lpThreadId, lpfnUserApc, dwContext, lpErrno);
     return ret;
 }
 
@@ -1888,7 +1937,7 @@ static BOOL WSPAPI csan_w_WPUResetEvent(WSAEVENT hEvent, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUResetEvent(hEvent, lpErrno);
     BOOL ret = csan_real_upcalls.lpWPUResetEvent(hEvent, lpErrno);
-    csan_rec_WPUResetEvent_fields(t, ret, hEvent, lpErrno);
+    csan_rec_WPUResetEvent_fields(t, csan_rdtsc(), ret, hEvent, lpErrno);
     return ret;
 }
 
@@ -1896,7 +1945,7 @@ static BOOL WSPAPI csan_w_WPUSetEvent(WSAEVENT hEvent, LPINT lpErrno) {
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUSetEvent(hEvent, lpErrno);
     BOOL ret = csan_real_upcalls.lpWPUSetEvent(hEvent, lpErrno);
-    csan_rec_WPUSetEvent_fields(t, ret, hEvent, lpErrno);
+    csan_rec_WPUSetEvent_fields(t, csan_rdtsc(), ret, hEvent, lpErrno);
     return ret;
 }
 
@@ -1904,7 +1953,7 @@ static int WSPAPI csan_w_WPUOpenCurrentThread(LPWSATHREADID lpThreadId, LPINT lp
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUOpenCurrentThread(lpThreadId, lpErrno);
     int ret = csan_real_upcalls.lpWPUOpenCurrentThread(lpThreadId, lpErrno);
-    csan_rec_WPUOpenCurrentThread_fields(t, ret, lpThreadId, lpErrno);
+    csan_rec_WPUOpenCurrentThread_fields(t, csan_rdtsc(), ret, lpThreadId, lpErrno);
     return ret;
 }
 
@@ -1912,7 +1961,7 @@ static int WSPAPI csan_w_WPUCloseThread(LPWSATHREADID lpThreadId, LPINT lpErrno)
     csan_tls *t = csan_tls_get();
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUCloseThread(lpThreadId, lpErrno);
     int ret = csan_real_upcalls.lpWPUCloseThread(lpThreadId, lpErrno);
-    csan_rec_WPUCloseThread_fields(t, ret, lpThreadId, lpErrno);
+    csan_rec_WPUCloseThread_fields(t, csan_rdtsc(), ret, lpThreadId, lpErrno);
     return ret;
 }
 
@@ -1921,7 +1970,7 @@ static int WSPAPI csan_w_WPUCompleteOverlappedRequest(SOCKET s, LPWSAOVERLAPPED 
     if (!csan_recording(t)) return csan_real_upcalls.lpWPUCompleteOverlappedRequest(s, lpOverlapped, dwError, cbTransferred, lpErrno);
     csan_hook_complete_pre(t, lpOverlapped, dwError, cbTransferred);
     int ret = csan_real_upcalls.lpWPUCompleteOverlappedRequest(s, lpOverlapped, dwError, cbTransferred, lpErrno);
-    csan_rec_WPUCompleteOverlappedRequest_fields(t, ret, s, lpOverlapped, dwError, cbTransferred, lpErrno);
+    csan_rec_WPUCompleteOverlappedRequest_fields(t, csan_rdtsc(), ret, s, lpOverlapped, dwError, cbTransferred, lpErrno);
     return ret;
 }
 

@@ -93,6 +93,12 @@ uint64_t csan_ring_head(const csan_ring *r); /* acquire: records before it are c
 uint64_t csan_ring_tail(const csan_ring *r);
 uint32_t csan_ring_state(const csan_ring *r);
 uint32_t csan_ring_thread(const csan_ring *r);
+/* The OS thread id (gettid) of the ring's current owner. */
+uint64_t csan_ring_os_tid(const csan_ring *r);
+/* The owner's thread name (PR_GET_NAME when it took the ring; up to 15 bytes, NUL-terminated). */
+const char *csan_ring_name(const csan_ring *r);
+/* Bytes of the ring (a power of two). */
+uint64_t csan_ring_capacity(const csan_ring *r);
 /* The record at byte position `pos` (tail ≤ pos < head). Records never straddle the end. */
 const csan_rec_hdr *csan_ring_record(const csan_ring *r, uint64_t pos);
 /* Hands bytes up to `tail` back to the producer. */
@@ -116,6 +122,8 @@ void csan_trace_get_stats(csan_trace_stats *out);
  * unrecorded, and producers see it alive while it keeps bumping the heartbeat. */
 void csan_trace_mark_internal_thread(void);
 void csan_trace_heartbeat(void);
+/* gettid(2) of the calling thread. */
+uint64_t csan_trace_gettid(void);
 /* rdtsc, the clock of every record. */
 uint64_t csan_trace_now_ticks(void);
 

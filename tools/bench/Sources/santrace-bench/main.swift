@@ -81,8 +81,44 @@ while !args.isEmpty {
         }
         say("decoded \(n) events: \(f(Double(n) / (now() - t0) / 1e6)) M events/s")
         exit(0)
+    case "--interposer-mix":
+        // The store writer alone on the events the interposer's drain writes for a tight loop of
+        // synchronous WSPSends: ENTER, LEAVE, inline COMPLETION (tools/bench/santrace compares).
+        let n = Int(args.removeFirst())!
+        var rates: [Double] = []
+        for run in 0..<3 {
+            let path = "\(out)/interposer-mix-\(run).santrace"
+            mkdir(out, 0o755)
+            rm(path)
+            let w = try TraceWriter(path: path, metadata: TraceMetadata(clock: .nanoseconds))
+            var tsc: UInt64 = 1_000_000
+            var seq: UInt64 = 0
+            let t0 = now()
+            for i in 0..<(n / 3) {
+                tsc &+= 90 &+ UInt64(i & 7)
+                seq &+= 1
+                let enter = seq
+                try w.append(.enter, .WSPSend, thread: 1, threadSeq: seq, tsc: tsc) { f in
+                    f.socket(1); f.bufferList(count: 1); f.buffer(length: 64, registration: 1, offset: 0)
+                    f.flags(0); f.overlapped(0); f.completionMode(0); f.payloadNone()
+                }
+                tsc &+= 60
+                seq &+= 1
+                try w.append(.leave, .WSPSend, thread: 1, threadSeq: seq, tsc: tsc) { f in f.i32(0); f.wsaError(0); f.u32(64) }
+                seq &+= 1
+                try w.append(.completion, .none, thread: 1, threadSeq: seq, tsc: tsc) { f in
+                    f.overlapped(0); f.callRef(thread: 1, sequence: enter); f.u32(23); f.socket(1); f.wsaError(0)
+                    f.u32(64); f.flags(0); f.completionVia(3); f.payloadNone()
+                }
+            }
+            try w.close()
+            rates.append(Double(n / 3 * 3) / (now() - t0))
+            rm(path)
+        }
+        say("store writer alone, same events (ENTER/LEAVE/COMPLETION of sync WSPSend): \(f(median(rates) / 1e6)) M events/s per CPU-second (median of 3)")
+        exit(0)
     default:
-        say("usage: santrace-bench [--events N] [--runs R] [--out DIR]")
+        say("usage: santrace-bench [--events N] [--runs R] [--out DIR] | --interposer-mix N")
         exit(64)
     }
 }
