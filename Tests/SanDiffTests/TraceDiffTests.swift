@@ -100,9 +100,9 @@ import Testing
                 s.socket(s2, thread: 2)
             }
             let w1 = s.rdmaWrite(socket: crossed ? s2 : s1, ov: 5, thread: 1)
-            let w2 = s.rdmaWrite(socket: s2, ov: 6, thread: 2)
+            let w2 = s.rdmaWrite(socket: s2, ov: 6, length: 8192, thread: 2)
             s.complete(.WSPRdmaWrite, startThread: 1, seq: w1, socket: s1, ov: 5, thread: 1)
-            s.complete(.WSPRdmaWrite, startThread: 2, seq: w2, socket: s2, ov: 6, thread: 2)
+            s.complete(.WSPRdmaWrite, startThread: 2, seq: w2, socket: s2, ov: 6, bytes: 8192, thread: 2)
             return s.events
         }
         let a = dir.file("a.santrace"), b = dir.file("b.santrace"), c = dir.file("c.santrace")
@@ -239,7 +239,8 @@ import Testing
                 s.add(.enter, .WSPGetOverlappedResult, [.uint(1), .uint(4), .uint(0)])
                 s.add(.leave, .WSPGetOverlappedResult, [.uint(0), .int(996), .uint(0), .uint(0)])
             }
-            s.add(.enter, .WSPGetOverlappedResult, [.uint(1), .uint(4), .uint(0)])
+            // A program that found nothing polling blocks instead (fWait): the same poll.
+            s.add(.enter, .WSPGetOverlappedResult, [.uint(1), .uint(4), .uint(polls > 0 ? 1 : 0)])
             s.add(.leave, .WSPGetOverlappedResult, [.uint(1), .int(0), .uint(4096), .uint(0)])
             s.complete(.WSPRdmaWrite, seq: w, socket: 1, ov: 4)
             return s.events
@@ -250,6 +251,43 @@ import Testing
         let r = try TraceDiff.run(a: a, b: b)
         #expect(r.semantic.isEqual)
         #expect(r.semantic.callsCompared == 3)
+    }
+
+    /// A listener waiting for a connection: each wait that times out re-arms its event and
+    /// accepts again (WSAEWOULDBLOCK). How many rounds it makes is timing; what it then does is not.
+    @Test func waitLoopRoundsAreTiming() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        func run(rounds: Int, extra: Bool = false) -> [TraceEvent] {
+            var s = EventScript()
+            s.socket(1)
+            s.add(.enter, .WSPEventSelect, [.uint(1), .uint(1), .uint(8)])
+            s.add(.leave, .WSPEventSelect, [.int(0), .int(0)])
+            for r in 0..<rounds {
+                if r > 0 {
+                    s.add(.enter, .WSPEventSelect, [.uint(1), .uint(0), .uint(0)])
+                    s.add(.leave, .WSPEventSelect, [.int(0), .int(0)])
+                    s.add(.enter, .WSPEventSelect, [.uint(1), .uint(1), .uint(8)])
+                    s.add(.leave, .WSPEventSelect, [.int(0), .int(0)])
+                }
+                s.add(.enter, .WSPAccept, [.uint(1), .uint(1)])
+                s.add(.leave, .WSPAccept, [.uint(0), .int(10035), .bytes([])])
+            }
+            if extra {  // a real difference after the loop
+                s.add(.enter, .WSPEventSelect, [.uint(1), .uint(0), .uint(0)])
+                s.add(.leave, .WSPEventSelect, [.int(0), .int(0)])
+            }
+            s.add(.enter, .WSPAccept, [.uint(1), .uint(1)])
+            s.add(.leave, .WSPAccept, [.uint(2), .int(0), .bytes([2, 0, 0, 1, 127, 0, 0, 1])])
+            return s.events
+        }
+        let a = dir.file("a.santrace"), b = dir.file("b.santrace"), c = dir.file("c.santrace")
+        try Traces.write(a, run(rounds: 1))
+        try Traces.write(b, run(rounds: 4))
+        try Traces.write(c, run(rounds: 4, extra: true))
+        let r = try TraceDiff.run(a: a, b: b)
+        #expect(r.semantic.isEqual, "\(r.semantic.details.map { "\($0.kind) \($0.function) \($0.a) | \($0.b)" })")
+        #expect(try TraceDiff.run(a: a, b: c).semantic.counts[.extraCall] == 1)
     }
 
     /// Trace sets: endpoints paired by program and role; one missing is a divergence.

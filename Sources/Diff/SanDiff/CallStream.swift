@@ -71,6 +71,8 @@ final class EndpointStream {
     let endpoint: Endpoint
     /// By thread rank − 1.
     var threads: [ThreadStream] = []
+    /// Startup, cleanup and extension look-ups, whichever thread made them (in trace order).
+    var process = ThreadStream(thread: 0)
     /// In the order they were recorded.
     var completions: [CompletionItem] = []
     /// Completions whose starting call is unknown (a trace cut at its start, a provider that

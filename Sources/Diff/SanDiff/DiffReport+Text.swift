@@ -32,7 +32,7 @@ extension DiffReport {
                        + kinds.joined(separator: ", ") + ") — " + compared)
         }
         if let d = s.first {
-            out.append("first divergence: \(d.kind.rawValue) in \(d.endpoint)" + (d.thread > 0 ? " thread \(d.thread)" : "")
+            out.append("first divergence: \(d.kind.rawValue) in \(d.endpoint)" + (d.thread > 0 ? " thread \(d.thread)" : (d.function == "-" ? "" : " (process calls)"))
                        + ", \(d.function)" + Self.sequences(d))
             out.append("  A: \(d.a)")
             out.append("  B: \(d.b)")
@@ -50,7 +50,7 @@ extension DiffReport {
                 out.append("divergences (first \(s.details.count) of \(formatCount(s.total))):")
                 for d in s.details {
                     out.append("  " + TextCells.pad(d.kind.rawValue, 18, left: true) + " " + TextCells.pad(d.endpoint, 20, left: true)
-                               + " t\(d.thread) " + TextCells.pad(d.function, 24, left: true) + Self.sequences(d)
+                               + (d.thread > 0 ? " t\(d.thread) " : " -- ") + TextCells.pad(d.function, 24, left: true) + Self.sequences(d)
                                + "  A: \(d.a) | B: \(d.b)")
                 }
             }

@@ -54,6 +54,8 @@ struct SemanticDiff {
             self.compareThread(a, b, ta, tb, al, thread: t + 1, endpoint: name, index: index)
             alignments.append(al)
         }
+        let pa = Self.align(a.process.items, b.process.items, maxEdits: self.maxEdits)
+        self.compareThread(a, b, a.process, b.process, pa, thread: 0, endpoint: name, index: index)
         self.completionOrder(a, b, alignments, endpoint: name, index: index)
         self.notes(a, b, endpoint: name)
     }

@@ -5,22 +5,29 @@ import SanTraceStore
 /// allocation per event apart from buffer lists and the stream's own growth).
 ///
 /// What it drops or keeps aside, and why:
-/// - a WSPGetOverlappedResult poll that returned WSA_IO_INCOMPLETE (996) is not a call of the
-///   stream: how many polls find an operation still running is a matter of timing. The
+/// - a WSPGetOverlappedResult poll that returned WSA_IO_INCOMPLETE (996), and a call (other than a
+///   connect) that returned WSAEWOULDBLOCK, is not a call of the stream: how many polls find an
+///   operation still running, or accepts find no connection yet, is a matter of timing. The
 ///   completion a poll eventually returns is linked to the operation and compared there;
+/// - startup, cleanup and extension look-ups form a per-endpoint process stream, whichever
+///   thread made them;
 /// - upcalls are counted per function, not aligned (the provider's threads make them, when its
 ///   timing says so); a WPUCompleteOverlappedRequest's content is the COMPLETION it produces;
-/// - descriptor bytes (random keys), the raw address of unregistered memory, and ports of
-///   socket addresses (ephemeral) are not compared; addresses compare by family.
+/// - descriptor bytes (random keys), the raw address of unregistered memory, ports of socket
+///   addresses (ephemeral) and which overlapped structure a call uses (a program's free list
+///   follows the completions' timing) are not compared; addresses compare by family.
 struct StreamBuilder {
     let stream: EndpointStream
     let clock: ClockCalibration
     private var ranks = ThreadRanks()
     private var ids = IdNormalizer()
-    /// Open calls per thread rank − 1.
+    /// Open calls per thread capture id.
     private var open: [[OpenCall]] = []
     /// Started operations by (thread, thread sequence) of their ENTER, until their completion.
     private var operations = OpenTable(empty: Operation(rank: 0, index: 0, tsc: 0, cell: 0))
+    /// Per thread stream: the key (function, socket) of the last call that said "try again", and
+    /// the stream's length after it (``retryLoop(_:_:)``).
+    private var retries: [(key: UInt64, count: Int)] = []
     /// Events per thread capture id (from the segment index): what each thread's stream reserves.
     private var threadEvents: [UInt32: UInt64] = [:]
     private let roles = ShapeRoles.shared
@@ -42,6 +49,8 @@ struct StreamBuilder {
     private static let completionVia = Schema.completionFields.firstIndex { $0.name == "via" } ?? -1
 
     private struct OpenCall {
+        /// Where its item is: thread rank − 1, or -1 for the process stream.
+        var stream: Int32
         var function: FunctionID
         /// Index in the thread's items; -1 while deferred (polls are appended at their LEAVE).
         var index: Int32
@@ -134,7 +143,6 @@ struct StreamBuilder {
     private mutating func allocate(_ thread: UInt32, _ rank: Int) {
         while self.stream.threads.count < rank {
             self.stream.threads.append(ThreadStream(thread: 0))  // a rank of the plan not seen (yet)
-            self.open.append([])
         }
         self.stream.threads[rank - 1].thread = thread
         // About one call per two events: growing by doubling would copy the stream ~twice.
@@ -143,8 +151,80 @@ struct StreamBuilder {
 
     // MARK: Calls
 
+    /// Calls that concern the process rather than a thread of the program: startup, cleanup and
+    /// extension look-ups. Which thread makes them is the caller's business (a replayer makes
+    /// them on its main thread and the program's calls on workers): they form one per-endpoint
+    /// stream of their own.
+    @inline(__always)
+    static func isProcessScope(_ r: borrowing EventRecord) -> Bool {
+        switch r.function {
+        case .WSPStartupEx, .WSPCleanup: return true
+        case .WSPIoctl: return r.value(1) == 0xC800_0006  // SIO_GET_EXTENSION_FUNCTION_POINTER
+        default: return false
+        }
+    }
+
+    /// The open calls of a thread capture id.
+    @inline(__always)
+    private mutating func ensureOpen(_ thread: UInt32) -> Int {
+        let t = Int(thread & 0xFFFF)
+        if t >= self.open.count { self.open.append(contentsOf: repeatElement([], count: t + 1 - self.open.count)) }
+        return t
+    }
+
+    @inline(__always)
+    private func item(_ s: Int32, _ i: Int32) -> CallItem {
+        s < 0 ? self.stream.process.items[Int(i)] : self.stream.threads[Int(s)].items[Int(i)]
+    }
+
+    @inline(__always)
+    private mutating func store(_ item: CallItem, _ s: Int32, at i: Int32? = nil) -> Int32 {
+        if s < 0 {
+            if let i { self.stream.process.items[Int(i)] = item } else { self.stream.process.items.append(item) }
+            return i ?? Int32(self.stream.process.items.count - 1)
+        }
+        if let i { self.stream.threads[Int(s)].items[Int(i)] = item } else { self.stream.threads[Int(s)].items.append(item) }
+        return i ?? Int32(self.stream.threads[Int(s)].items.count - 1)
+    }
+
+    /// Results that only say "not yet": a poll that found the operation still running
+    /// (WSA_IO_INCOMPLETE), and WSAEWOULDBLOCK from any call but a connect (for which it means
+    /// "started").
+    @inline(__always)
+    static func isRetry(_ fn: FunctionID, _ err: Int64) -> Bool {
+        (err == 996 && fn == .WSPGetOverlappedResult) || (err == 10035 && fn != .WSPConnect && fn != .WSPJoinLeaf)
+    }
+
+    /// A wait loop: a program that heard "try again" from F on socket S often re-arms what it
+    /// waits on (WSPEventSelect …) and calls F again; how many rounds it makes is timing. When F on
+    /// S says "try again" a second time, the calls made since the first — if all are on S and none
+    /// starts an operation — were one more round, and are dropped like the retries themselves.
+    private mutating func retryLoop(_ s: Int, _ key: UInt64) {
+        if s >= self.retries.count { self.retries.append(contentsOf: repeatElement((key: UInt64(0), count: 0), count: s + 1 - self.retries.count)) }
+        let n = self.stream.threads[s].items.count
+        let (lastKey, lastCount) = self.retries[s]
+        if lastKey == key, lastCount < n {
+            let socket = UInt32(truncatingIfNeeded: key)
+            let round = self.stream.threads[s].items[lastCount..<n]
+            if round.allSatisfy({ $0.socket == socket && !$0.startsOperation && $0.completion < 0 }) {
+                self.stream.threads[s].items.removeSubrange(lastCount..<n)
+            }
+        }
+        self.retries[s] = (key, self.stream.threads[s].items.count)
+    }
+
+    private func count(_ s: Int32) -> Int32 {
+        Int32(s < 0 ? self.stream.process.items.count : self.stream.threads[Int(s)].items.count)
+    }
+
+    private mutating func dropLast(_ s: Int32) {
+        if s < 0 { self.stream.process.items.removeLast() } else { self.stream.threads[Int(s)].items.removeLast() }
+    }
+
     private mutating func enter(_ r: borrowing EventRecord, _ ro: ShapeRoles.Roles) {
-        let rank = self.callerRank(r.thread)
+        let process = Self.isProcessScope(r)
+        let rank = process ? 0 : self.callerRank(r.thread)
+        let target = Int32(rank - 1)
         var h: UInt64 = UInt64(r.function.rawValue)
         var socket: UInt32 = 0
         var socketSeen = false
@@ -152,6 +232,9 @@ struct StreamBuilder {
         var item = CallItem(seq: r.sequence, key: 0)
         for i in 0..<r.fieldCount {
             guard let t = r.type(i) else { continue }
+            // Which overlapped structure carries an operation is the program's bookkeeping (a
+            // free list refilled as completions come): the completion is linked by `start`.
+            if t == .overlapped { continue }
             if let k = IdNormalizer.kind(t) {
                 let v = self.ids.id(k, r.value(i), rank: rank)
                 if t == .socket && !socketSeen {
@@ -187,35 +270,39 @@ struct StreamBuilder {
             bytes = r.value(Int(Self.lengthField[Int(fn.rawValue)]))
         }
         item.key = UInt64(fn.rawValue) << 32 | UInt64(socket)
-        item.args = h
+        // How a program waits for a completion (poll, or block with fWait) follows the timing
+        // (poll first, block when the poll found nothing): a poll compares by its socket and what
+        // it returned, and what it returned is compared with the operation.
+        item.args = fn == .WSPGetOverlappedResult ? UInt64(fn.rawValue) : h
         if ro.startsOperation { item.flags |= CallItem.startsOperation }
         item.bytes = bytes
         let cell = PerformanceSamples.cell(fn, SizeClass.of(bytes))
         self.stream.samples.bytes[Int(cell)] &+= bytes
-        var call = OpenCall(function: fn, index: -1, threadSeq: r.threadSeq, tsc: r.tsc, cell: cell, deferred: nil)
+        var call = OpenCall(stream: target, function: fn, index: -1, threadSeq: r.threadSeq, tsc: r.tsc, cell: cell, deferred: nil)
         if fn == .WSPGetOverlappedResult {
             call.deferred = item
         } else {
-            call.index = Int32(self.stream.threads[rank - 1].items.count)
-            self.stream.threads[rank - 1].items.append(item)
+            call.index = self.store(item, target)
         }
-        if self.open[rank - 1].count < 64 { self.open[rank - 1].append(call) }
-        if ro.startsOperation, call.index >= 0, self.operations.count < Self.maxOperations {
+        let t = self.ensureOpen(r.thread)
+        if self.open[t].count < 64 { self.open[t].append(call) }
+        if ro.startsOperation, call.index >= 0, target >= 0, self.operations.count < Self.maxOperations {
             self.operations.insert(operationKey(r.thread, r.threadSeq),
                                    Operation(rank: UInt16(rank), index: call.index, tsc: r.tsc, cell: cell))
         }
     }
 
     private mutating func leave(_ r: borrowing EventRecord, _ ro: ShapeRoles.Roles) {
-        let rank = self.callerRank(r.thread)
         let fn = r.function
-        guard let k = self.open[rank - 1].lastIndex(where: { $0.function == fn }) else {
+        let t = self.ensureOpen(r.thread)
+        guard let k = self.open[t].lastIndex(where: { $0.function == fn }) else {
             self.stream.orphanLeaves &+= 1
             return
         }
-        let call = self.open[rank - 1][k]
-        self.open[rank - 1].removeSubrange(k...)
-        var item = call.index >= 0 ? self.stream.threads[rank - 1].items[Int(call.index)] : call.deferred!
+        let call = self.open[t][k]
+        self.open[t].removeSubrange(k...)
+        let rank = Int(call.stream) + 1
+        var item = call.index >= 0 ? self.item(call.stream, call.index) : call.deferred!
         var h: UInt64 = 0
         for i in 0..<r.fieldCount {
             guard let t = r.type(i) else { continue }
@@ -229,6 +316,8 @@ struct StreamBuilder {
                 }
             } else if i == Int(ro.bytes) {
                 item.resultBytes = UInt32(truncatingIfNeeded: r.value(i))
+            } else if t == .overlapped {
+                continue
             } else if let kind = IdNormalizer.kind(t) {
                 h = mix(h, UInt64(self.ids.id(kind, r.value(i), rank: rank)))
             } else {
@@ -257,10 +346,21 @@ struct StreamBuilder {
         if ro.startsOperation, isFailure(err) {
             _ = self.operations.remove(operationKey(r.thread, call.threadSeq))
         }
-        if call.index >= 0 {
-            self.stream.threads[rank - 1].items[Int(call.index)] = item
-        } else if !(r.function == .WSPGetOverlappedResult && err == 996) {
-            self.stream.threads[rank - 1].items.append(item)
+        if Self.isRetry(fn, err) {
+            // "Not yet, try again": how often a program hears it is timing. The call is dropped
+            // from the stream (when nothing was appended after it, as is the case without upcalls
+            // that call back in).
+            if call.index >= 0, call.index == self.count(call.stream) - 1 { self.dropLast(call.stream) }
+            if call.stream >= 0 { self.retryLoop(Int(call.stream), item.key) }
+        } else {
+            if call.stream >= 0, Int(call.stream) < self.retries.count, self.retries[Int(call.stream)].key == item.key {
+                self.retries[Int(call.stream)] = (0, 0)  // the loop is over: F on S answered
+            }
+            if call.index >= 0 {
+                _ = self.store(item, call.stream, at: call.index)
+            } else {
+                _ = self.store(item, call.stream)
+            }
         }
     }
 
@@ -296,7 +396,6 @@ struct StreamBuilder {
     }
 
     private mutating func lookup(_ r: borrowing EventRecord) {
-        let rank = self.callerRank(r.thread)
         var item = CallItem(seq: r.sequence, key: CallItem.lookupFunction << 32)
         var h: UInt64 = 0
         for i in 0..<r.fieldCount {
@@ -309,7 +408,7 @@ struct StreamBuilder {
         }
         item.args = h
         item.flags = CallItem.left
-        self.stream.threads[rank - 1].items.append(item)
+        self.stream.process.items.append(item)
     }
 
     // MARK: Fields

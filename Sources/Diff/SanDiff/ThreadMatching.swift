@@ -5,8 +5,9 @@ import SanTraceStore
 /// pair one rank, used both to pair the threads and inside normalized capture ids
 /// (``IdNormalizer``): so the pairing cannot depend on which thread happened to call first.
 ///
-/// A thread's *signature* is the sequence of functions of its first 64 calls (extension look-ups
-/// included, arguments not). Threads of A and B with the same signature are paired, in the order
+/// A thread's *signature* is the sequence of functions of its first 64 calls and the bytes each
+/// asks for (other arguments not; startup, cleanup and extension look-ups, which form the process
+/// stream, not either). Threads of A and B with the same signature are paired, in the order
 /// their first calls appear; the threads left over are paired in that order too; a thread with
 /// no counterpart gets a rank of its own. Ranks follow A's order. Two threads whose first calls
 /// race (a loop-back client and server in one process) are thereby told apart by what they do.
@@ -39,13 +40,29 @@ public enum ThreadMatching {
             var n = 0
             var firstCall: UInt64?
             while n < Self.signatureCalls, try cursor.next(into: &r) {
+                // Startup, cleanup and look-ups belong to the process stream, not to a thread.
+                if r.kind == .lookup || StreamBuilder.isProcessScope(r) { continue }
                 if firstCall == nil { firstCall = r.sequence }
-                h = mix(h, r.kind == .lookup ? 0x200 : UInt64(r.function.rawValue))
+                h = mix(h, UInt64(r.function.rawValue))
+                h = mix(h, Self.size(r))
                 n += 1
             }
             if let s = firstCall { out.append(Thread(thread: t, firstSeq: s, signature: mix(h, UInt64(n)))) }
         }
         return out.sorted { ($0.firstSeq, $0.thread) < ($1.firstSeq, $1.thread) }
+    }
+
+    /// Bytes a call asks for (its buffer lengths summed, or its `length` field): part of the
+    /// signature, so two threads running the same calls on different sizes are told apart.
+    static func size(_ r: borrowing EventRecord) -> UInt64 {
+        for i in 0..<r.fieldCount {
+            switch r.type(i) {
+            case .bufferList?, .bufferListEx?: return r.bufferTotals(i)?.bytes ?? 0
+            default: continue
+            }
+        }
+        if let i = r.index(of: "length"), r.type(i) == .u32 { return r.value(i) }
+        return 0
     }
 
     /// Ranks (1, 2, …) for the threads of A and of B.
