@@ -41,6 +41,7 @@ let package = Package(
         .executable(name: "san-conformance-peer", targets: ["SanConformancePeer"]),
         .executable(name: "sanreplay", targets: ["SanReplayCLI"]),
         .library(name: "SanTraceStore", targets: ["SanTraceStore", "SanTraceFormat"]),
+        .library(name: "SanDiff", targets: ["SanDiff", "SanReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -107,13 +108,17 @@ let package = Package(
         .target(name: "SanReplay", dependencies: ["SanTraceStore", "SanTraceFormat", "SanSwitch", "SanCore", "CSanABI",
                                                   "CSanSupport", "CSanReplay"],
                 path: "Sources/Replay/SanReplay", swiftSettings: traceHotPathSettings),
+        .target(name: "SanDiff", dependencies: ["SanTraceStore", "SanTraceFormat", "SanCore"], path: "Sources/Diff/SanDiff",
+                swiftSettings: traceHotPathSettings),
+        .target(name: "SanReport", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"],
+                path: "Sources/Report/SanReport", swiftSettings: traceHotPathSettings),
 
         // MARK: Command-line tools
         .executableTarget(name: "SanPerfCLI", dependencies: ["SanPerf", "SanSwitch",
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
         .executableTarget(name: "SanReplayCLI", dependencies: [
-            "SanTraceStore", "SanTraceFormat", "SanCore", "SanRecord", "SanReplay",
+            "SanTraceStore", "SanTraceFormat", "SanCore", "SanRecord", "SanReplay", "SanDiff", "SanReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/sanreplay"),
 
@@ -134,5 +139,7 @@ let package = Package(
         .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
         .testTarget(name: "SanReplayTests", dependencies: ["SanReplay", "SanTraceStore", "SanTraceFormat", "SanSwitch",
                                                            "CSanReplay", "SanTestSupport"]),
+        .testTarget(name: "SanDiffTests", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"]),
+        .testTarget(name: "SanReportTests", dependencies: ["SanReport", "SanDiff", "SanTraceStore", "SanTraceFormat"]),
     ]
 )

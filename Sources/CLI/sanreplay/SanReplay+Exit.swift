@@ -1,6 +1,7 @@
 import ArgumentParser
 import SanTraceFormat
 import SanTraceStore
+import SanReport
 
 #if canImport(Glibc)
 import Glibc
@@ -10,10 +11,14 @@ import Glibc
 enum SanReplayExit: Int32 {
     /// OK: intact, identical, done.
     case ok = 0
-    /// Differences or a regression past a threshold.
+    /// Differences: a semantic divergence (diff), a replay check that failed.
     case differences = 1
     /// A damaged or unreadable trace.
     case damagedTrace = 2
+    /// diff: a performance regression past the threshold, and no semantic divergence.
+    case regression = 3
+    /// diff: both a semantic divergence and a performance regression.
+    case divergenceAndRegression = 4
     /// Bad options or arguments (EX_USAGE).
     case usage = 64
     /// Anything else: a bug (EX_SOFTWARE).
@@ -43,6 +48,12 @@ enum SanReplayExit: Int32 {
         case let e as SQLiteError:
             printError("sanreplay: \(e)")
             Glibc.exit(SanReplayExit.internalFailure.rawValue)
+        case let e as ReportError:
+            printError("sanreplay: \(e)")
+            Glibc.exit(SanReplayExit.usage.rawValue)
+        case let e as CommandFailure:
+            printError("sanreplay: \(e.message)")
+            Glibc.exit(e.exit.rawValue)
         default:
             // ArgumentParser's own errors: help (0), validation and parse errors (64), ExitCode.
             command.exit(withError: error)

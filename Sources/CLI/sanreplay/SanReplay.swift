@@ -12,11 +12,13 @@ struct SanReplay: ParsableCommand {
             segments; format: Docs/TraceFormat.md). A trace set is a folder of them.
 
             EXIT CODES (every subcommand; CI may branch on them)
-              0   OK: the command did what was asked; traces intact, no differences
-              1   differences or a regression past a threshold (diff, replay checks)
+              0   OK: the command did what was asked; traces intact; diff: equal
+              1   differences: diff found a semantic divergence (replay checks failed)
               2   a damaged or unreadable trace (wrong magic, truncated, bad checksum, a foreign
                   SQLite database, a newer format major, an empty file, a folder where a file
                   was expected)
+              3   diff: a performance regression past the threshold, no semantic divergence
+              4   diff: both a semantic divergence and a performance regression
               64  usage error (bad options or arguments)
               other  an internal failure (a bug: please report it)
 
@@ -24,9 +26,16 @@ struct SanReplay: ParsableCommand {
               sanreplay verify run/client.santrace
               sanreplay dump run/client.santrace --fn WSPRdmaWrite --from 1s --to 1.5s
               sanreplay stats run/ --json
+              sanreplay diff baseline/ candidate/ --threshold 5
+              sanreplay query run/client.santrace latency
+              sanreplay export run/ --format chrome -o run.json   # for ui.perfetto.dev
+              sanreplay report baseline/ candidate/ -o report.html
+
+            Shell completion: sanreplay --generate-completion-script bash (or zsh, fish).
             """,
         version: "0.1.0",
-        subcommands: [Record.self, Replay.self, Verify.self, Dump.self, Stats.self, Index.self, Synthesize.self]
+        subcommands: [Record.self, Replay.self, Verify.self, Dump.self, Stats.self, Index.self, Synthesize.self, Diff.self,
+                      Query.self, Export.self, Report.self]
     )
 
     /// Runs the command and maps every failure to an exit code in one place (SanReplayExit).

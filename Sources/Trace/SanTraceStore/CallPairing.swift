@@ -3,13 +3,16 @@ import SanTraceFormat
 /// Pairs events with the event that started them: a LEAVE with its thread's open ENTER of the
 /// same function (calls nest when an upcall re-enters), a COMPLETION with the ENTER its `start`
 /// field names. Used by the event index, stats and dump. Flat per-thread stacks and an
-/// open-addressing table: no allocation per event in the steady state.
-struct CallPairing {
-    struct Start {
-        var sequence: UInt64
-        var threadSeq: UInt64
-        var tsc: UInt64
+/// open-addressing table: no allocation per event in the steady state. Public for the analysis
+/// modules (SanDiff, SanReport).
+public struct CallPairing {
+    public struct Start: Sendable {
+        public var sequence: UInt64
+        public var threadSeq: UInt64
+        public var tsc: UInt64
     }
+
+    public init() {}
 
     struct Open {
         var function: FunctionID
@@ -41,7 +44,7 @@ struct CallPairing {
     static func key(_ thread: UInt32, _ seq: UInt64) -> UInt64 { UInt64(thread) << 44 | (seq & ((1 << 44) - 1)) }
 
     /// Feeds one event; returns the start it pairs with (for a LEAVE or COMPLETION).
-    mutating func observe(_ r: EventRecord) -> Start? {
+    public mutating func observe(_ r: EventRecord) -> Start? {
         switch r.kind {
         case .enter:
             let s = Start(sequence: r.sequence, threadSeq: r.threadSeq, tsc: r.tsc)

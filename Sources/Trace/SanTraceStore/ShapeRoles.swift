@@ -2,24 +2,26 @@ import SanTraceFormat
 
 /// For every record shape, where its commonly used fields sit (socket, error, bytes, overlapped,
 /// return value, buffers, completion's function): the indexers and filters read them without
-/// looking names up per event. -1 = the shape has no such field.
-final class ShapeRoles: @unchecked Sendable {
-    struct Roles: Sendable {
-        var socket: Int8 = -1
-        var error: Int8 = -1
-        var bytes: Int8 = -1
-        var overlapped: Int8 = -1
-        var ret: Int8 = -1
-        var buffers: Int8 = -1
-        var function: Int8 = -1
-        var start: Int8 = -1
-        var startsOperation = false
+/// looking names up per event. -1 = the shape has no such field. Public for the analysis modules
+/// (SanDiff, SanReport), which read events on the same hot path.
+public final class ShapeRoles: @unchecked Sendable {
+    @frozen
+    public struct Roles: Sendable {
+        public var socket: Int8 = -1
+        public var error: Int8 = -1
+        public var bytes: Int8 = -1
+        public var overlapped: Int8 = -1
+        public var ret: Int8 = -1
+        public var buffers: Int8 = -1
+        public var function: Int8 = -1
+        public var start: Int8 = -1
+        public var startsOperation = false
     }
 
     let table: [Roles]
     /// `table` in raw memory (immutable, immortal: `shared` is never freed).
-    let pointer: UnsafeMutablePointer<Roles>
-    static let shared = ShapeRoles()
+    @usableFromInline let pointer: UnsafeMutablePointer<Roles>
+    public static let shared = ShapeRoles()
 
     init() {
         var table = [Roles](repeating: Roles(), count: 8 * 128)
@@ -56,8 +58,8 @@ final class ShapeRoles: @unchecked Sendable {
         self.pointer.initialize(from: table, count: table.count)
     }
 
-    @inline(__always)
-    func roles(_ r: EventRecord) -> Roles {
+    @inlinable @inline(__always)
+    public func roles(_ r: EventRecord) -> Roles {
         let fn = (r.kind == .completion || r.kind == .lookup) ? 0 : Int(r.function.rawValue & 0x7F)
         return self.pointer[Int(r.kind.rawValue) * 128 + fn]
     }
@@ -65,14 +67,14 @@ final class ShapeRoles: @unchecked Sendable {
 
 /// WSA_IO_PENDING and WSA_IO_INCOMPLETE are outcomes, not failures: an overlapped operation was
 /// started, or a poll found it still running.
-@inline(__always)
-func isFailure(_ err: Int64) -> Bool { err != 0 && err != 997 && err != 996 }
+@inlinable @inline(__always)
+public func isFailure(_ err: Int64) -> Bool { err != 0 && err != 997 && err != 996 }
 
 extension EventRecord {
     /// The function an event is about: its own, or for a COMPLETION the function that started the
     /// operation (`function` field); `.none` for LOOKUP.
-    @inline(__always)
-    func subjectFunction(_ roles: ShapeRoles.Roles) -> FunctionID {
+    @inlinable @inline(__always)
+    public func subjectFunction(_ roles: ShapeRoles.Roles) -> FunctionID {
         if self.kind == .completion, roles.function >= 0 {
             let v = self.value(Int(roles.function))
             return v <= UInt64(FunctionID.maxRawValue) ? FunctionID(UInt16(v)) : .none
@@ -81,15 +83,15 @@ extension EventRecord {
     }
 
     /// True for a LEAVE or COMPLETION that reports a failure.
-    @inline(__always)
-    func isError(_ roles: ShapeRoles.Roles) -> Bool {
+    @inlinable @inline(__always)
+    public func isError(_ roles: ShapeRoles.Roles) -> Bool {
         (self.kind == .leave || self.kind == .completion) && roles.error >= 0 && isFailure(self.signed(Int(roles.error)))
     }
 
     /// Bytes moved as this event reports them (successful completions, and successful LEAVEs of
     /// operation-starting calls that did not go pending).
-    @inline(__always)
-    func movedBytes(_ roles: ShapeRoles.Roles) -> UInt64 {
+    @inlinable @inline(__always)
+    public func movedBytes(_ roles: ShapeRoles.Roles) -> UInt64 {
         guard roles.bytes >= 0 else { return 0 }
         if self.kind == .completion {
             return roles.error >= 0 && self.signed(Int(roles.error)) != 0 ? 0 : self.value(Int(roles.bytes))

@@ -8,6 +8,8 @@
  *                     data; the call itself succeeds)
  *   fail-register:N   the N-th WSPRegisterMemory fails with WSAENOBUFS
  *   hang-send:N       the N-th WSPSend never returns (the replayer's watchdog must notice)
+ *   slow-write:USEC   every WSPRdmaWrite sleeps USEC microseconds before the real provider
+ *                     runs it (a slower backend: the diff's injected regression)
  *
  * Everything else passes through unchanged, so a replay on this backend diverges exactly there.
  */
@@ -23,7 +25,7 @@ static WSPPROC_TABLE real_procs;
 static LPFN_WSPREGISTERMEMORY real_register;
 static LPFN_WSPRDMAWRITE real_write;
 static long fault_at = -1;
-static int fault_kind; /* 1 corrupt-write, 2 fail-register, 3 hang-send */
+static int fault_kind; /* 1 corrupt-write, 2 fail-register, 3 hang-send, 4 slow-write */
 static long writes, registers, sends;
 
 static void parse_fault(void) {
@@ -38,8 +40,11 @@ static void parse_fault(void) {
     } else if (strncmp(f, "hang-send:", 10) == 0) {
         fault_kind = 3;
         fault_at = strtol(f + 10, NULL, 10);
+    } else if (strncmp(f, "slow-write:", 11) == 0) {
+        fault_kind = 4;
+        fault_at = strtol(f + 11, NULL, 10);
     } else {
-        fprintf(stderr, "san_faulty: unknown SAN_FAULTY '%s' (corrupt-write:N, fail-register:N or hang-send:N)\n", f);
+        fprintf(stderr, "san_faulty: unknown SAN_FAULTY '%s' (corrupt-write:N, fail-register:N, hang-send:N or slow-write:USEC)\n", f);
     }
 }
 
@@ -61,6 +66,7 @@ static int WSPAPI faulty_write(SOCKET s, LPWSABUFEX bufs, DWORD count, LPVOID de
         fprintf(stderr, "san_faulty: corrupting WSPRdmaWrite #%ld (first byte of its first buffer)\n", n);
         bufs[0].buf[0] = (char)~bufs[0].buf[0];
     }
+    if (fault_kind == 4 && fault_at > 0) usleep((useconds_t)fault_at);
     return real_write(s, bufs, count, desc, dlen, offset, written, flags, ov, routine, tid, err);
 }
 

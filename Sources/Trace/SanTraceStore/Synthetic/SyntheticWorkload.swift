@@ -18,7 +18,14 @@ public struct SyntheticWorkload {
     }
 
     public let kind: Kind
+    /// Draws that decide what the program does (sizes, addresses).
     private var rng: SplitMix64
+    /// Draws that decide timing only (jitter, whether a poll finds the operation still running):
+    /// the structure stream itself unless a ``SyntheticVariation`` gives it its own seed.
+    private var timing: SplitMix64?
+    public let variation: SyntheticVariation
+    /// RDMA writes posted so far (the index ``SyntheticVariation/failRdmaWriteAt`` counts).
+    private var rdmaWrites: UInt64 = 0
     /// The clock: 3 GHz ticks.
     private var now: UInt64 = 1_000_000_000
     private var threads: [ThreadState] = []
@@ -37,6 +44,8 @@ public struct SyntheticWorkload {
         var role: Kind
         var seq: UInt64 = 0
         var iteration: UInt64 = 0
+        /// Iterations of the workload loop done (setup excluded).
+        var steps: UInt64 = 0
         var setUp = false
         var clock: UInt64 = 0
         /// Outstanding RDMA writes: (ov, enter thread seq, enter tsc).
@@ -53,9 +62,11 @@ public struct SyntheticWorkload {
         }
     }
 
-    public init(_ kind: Kind, seed: UInt64 = 1) {
+    public init(_ kind: Kind, seed: UInt64 = 1, variation: SyntheticVariation = SyntheticVariation()) {
         self.kind = kind
         self.rng = SplitMix64(seed: seed)
+        self.variation = variation
+        self.timing = variation.timingSeed.map { SplitMix64(seed: $0 ^ 0x7469_6D69_6E67) }
         switch kind {
         case .mixed:
             self.threads = [ThreadState(id: 1, role: .writeBandwidth), ThreadState(id: 2, role: .pingPong),
@@ -85,10 +96,38 @@ public struct SyntheticWorkload {
         return n
     }
 
+    /// Runs every thread's loop exactly `iterations` times (after its setup), interleaved in time:
+    /// what one run of a deterministic program looks like, whatever its timing (the event count
+    /// then varies with the polls that find nothing). Returns the number of events appended.
+    @discardableResult
+    public mutating func generate<S: EventSink>(into sink: S, iterationsPerThread iterations: UInt64) throws -> Int {
+        var n = 0
+        while true {
+            var t = -1
+            for i in self.threads.indices where self.threads[i].steps < iterations || !self.threads[i].setUp {
+                if t < 0 || self.threads[i].clock < self.threads[t].clock { t = i }
+            }
+            guard t >= 0 else { return n }
+            n += try self.step(self.threads[t], sink)
+        }
+    }
+
     /// A jittered delay in ticks around `ns` nanoseconds (±25 %).
     private mutating func ticks(_ ns: UInt64) -> UInt64 {
         let base = ns * Self.ticksPerNanosecond
-        return base - base / 4 + self.rng.next() % (base / 2 + 1)
+        return base - base / 4 + self.timingDraw() % (base / 2 + 1)
+    }
+
+    /// A draw that only affects timing.
+    private mutating func timingDraw() -> UInt64 {
+        if self.timing != nil { return self.timing!.next() }
+        return self.rng.next()
+    }
+
+    /// `ns` scaled by the variation's slowdown of `f`.
+    private func slowed(_ ns: UInt64, _ f: FunctionID) -> UInt64 {
+        guard let factor = self.variation.slowdown[f] else { return ns }
+        return UInt64(max(0, (Double(ns) * factor).rounded()))
     }
 
     private mutating func emit<S: EventSink>(_ s: ThreadState, _ sink: S, _ kind: EventKind, _ f: FunctionID,
@@ -104,6 +143,7 @@ public struct SyntheticWorkload {
             s.setUp = true
             return try self.setUp(s, sink)
         }
+        s.steps += 1
         switch s.role {
         case .writeBandwidth: return try self.writeIteration(s, sink)
         case .pingPong: return try self.pingPongIteration(s, sink)
@@ -155,13 +195,23 @@ public struct SyntheticWorkload {
             w.rdmaDescriptor(desc); w.u32(size); w.u32(UInt32(slot) * size); w.u32(0); w.overlapped(ov)
             w.completionMode(2); w.payloadNone()
         }
+        let index = self.rdmaWrites
+        self.rdmaWrites += 1
+        if index == self.variation.failRdmaWriteAt {
+            // The injected semantic change: this write fails outright (no operation, no completion).
+            try self.emit(s, sink, .leave, .WSPRdmaWrite, after: 250) { w in w.i32(-1); w.wsaError(10054); w.u32(0) }
+            s.iteration += 1
+            return 2
+        }
         s.window.append((ov, s.seq))
-        try self.emit(s, sink, .leave, .WSPRdmaWrite, after: 250) { w in w.i32(-1); w.wsaError(997); w.u32(0) }
+        try self.emit(s, sink, .leave, .WSPRdmaWrite, after: self.slowed(250, .WSPRdmaWrite)) { w in
+            w.i32(-1); w.wsaError(997); w.u32(0)
+        }
         n += 2
         s.iteration += 1
         while s.window.count >= Int(depth) {
             let (oldOv, startSeq) = s.window[0]
-            let done = self.rng.next() % 4 != 0  // a quarter of the polls find the write still running
+            let done = self.timingDraw() % 4 != 0  // a quarter of the polls find the write still running
             try self.emit(s, sink, .enter, .WSPGetOverlappedResult, after: 120) { w in
                 w.socket(sock); w.overlapped(oldOv); w.bool(false)
             }
@@ -178,7 +228,7 @@ public struct SyntheticWorkload {
                 s.window.removeFirst()
                 n += 1
             } else {
-                s.clock &+= self.ticks(2000)
+                s.clock &+= self.ticks(self.slowed(2000, .WSPRdmaWrite))
             }
         }
         return n
@@ -195,11 +245,12 @@ public struct SyntheticWorkload {
                 if fn == .WSPSend { w.payloadNone() }
             }
             let start = s.seq
-            try self.emit(s, sink, .leave, fn, after: 300) { w in
+            try self.emit(s, sink, .leave, fn, after: self.slowed(300, fn)) { w in
                 w.i32(-1); w.wsaError(997); w.u32(0)
                 if fn == .WSPRecv { w.flags(0); w.payloadNone() }
             }
-            try self.emit(s, sink, .upcall, .WPUCompleteOverlappedRequest, after: fn == .WSPSend ? 1500 : 4000) { w in
+            try self.emit(s, sink, .upcall, .WPUCompleteOverlappedRequest,
+                          after: self.slowed(fn == .WSPSend ? 1500 : 4000, fn)) { w in
                 w.switchSocket(sock + 500); w.overlapped(ov); w.wsaError(0); w.u32(64); w.i32(0)
             }
             try self.emit(s, sink, .completion, .none, after: 30) { w in
@@ -220,7 +271,7 @@ public struct SyntheticWorkload {
         try self.emit(s, sink, .enter, .WSPRegisterMemory, after: 2000) { w in
             w.socket(sock); w.address(registration: 0, offset: address); w.u32(length); w.flags(3)
         }
-        try self.emit(s, sink, .leave, .WSPRegisterMemory, after: 3000 + UInt64(length / 1024)) { w in
+        try self.emit(s, sink, .leave, .WSPRegisterMemory, after: self.slowed(3000 + UInt64(length / 1024), .WSPRegisterMemory)) { w in
             w.memHandle(handle); w.wsaError(0)
         }
         s.live.append((handle, length))
@@ -228,7 +279,9 @@ public struct SyntheticWorkload {
         if s.live.count > 8 {
             let old = s.live.removeFirst().handle
             try self.emit(s, sink, .enter, .WSPDeregisterMemory, after: 500) { w in w.socket(sock); w.memHandle(old) }
-            try self.emit(s, sink, .leave, .WSPDeregisterMemory, after: 2500) { w in w.i32(0); w.wsaError(0) }
+            try self.emit(s, sink, .leave, .WSPDeregisterMemory, after: self.slowed(2500, .WSPDeregisterMemory)) { w in
+                w.i32(0); w.wsaError(0)
+            }
             n += 2
         }
         return n
