@@ -12,6 +12,8 @@ record_sanperf() {
         --provider tcp --timeout 20 >"$dir.server.out" 2>&1 &
     local server=$!
     for _ in $(seq 100); do grep -q "server on port" "$dir.server.out" 2>/dev/null && break; sleep 0.05; done
+    # CLIENT_DELAY=SECONDS keeps the server in its accept wait loop that long (re-arming rounds).
+    [ -n "${CLIENT_DELAY:-}" ] && sleep "$CLIENT_DELAY"
     SAN_LAYER="$bin/libsantrace.so" SANTRACE_DIR="$dir" timeout 60 "$bin/sanperf" "$test" --connect "127.0.0.1:$port" \
         --provider tcp "$@" >"$dir.client.out" 2>&1 || { cat "$dir.client.out" "$dir.server.out"; return 1; }
     wait "$server" || { cat "$dir.server.out"; return 1; }

@@ -183,8 +183,28 @@ struct StreamBuilder {
             if let i { self.stream.process.items[Int(i)] = item } else { self.stream.process.items.append(item) }
             return i ?? Int32(self.stream.process.items.count - 1)
         }
-        if let i { self.stream.threads[Int(s)].items[Int(i)] = item } else { self.stream.threads[Int(s)].items.append(item) }
-        return i ?? Int32(self.stream.threads[Int(s)].items.count - 1)
+        if let i {
+            self.stream.threads[Int(s)].items[Int(i)] = item
+            return i
+        }
+        if Self.supersedes(item, self.stream.threads[Int(s)].items.last) {
+            self.stream.threads[Int(s)].items[self.stream.threads[Int(s)].items.count - 1] = item
+        } else {
+            self.stream.threads[Int(s)].items.append(item)
+        }
+        return Int32(self.stream.threads[Int(s)].items.count - 1)
+    }
+
+    /// WSPEventSelect only sets what a socket signals: of several in a row on the same socket that
+    /// succeeded, only the last has an effect. A program that re-arms while it waits (deselect,
+    /// select again, once per round of a wait loop) makes as many of them as its timing says, and
+    /// a replay that waits differently makes another number: keep the last of such a run.
+    @inline(__always)
+    static func supersedes(_ item: CallItem, _ last: CallItem?) -> Bool {
+        guard let last, item.key >> 32 == UInt64(FunctionID.WSPEventSelect.rawValue), last.key == item.key else {
+            return false
+        }
+        return last.err == 0 && last.ret == 0 && last.completion < 0
     }
 
     /// Results that only say "not yet": a poll that found the operation still running
