@@ -40,6 +40,13 @@ final class ControlChannel {
         self.recvOp = SanOperation(mode: .poll)
     }
 
+    /// Releases the control buffers' registration before the socket closes, as a switch does
+    /// (reference §4.4), when no operation still uses them; a posted receive keeps it (the close
+    /// aborts the receive and drops the registration with the socket).
+    func deregister() {
+        if !self.recvOp.isPending && !self.sendOp.isPending { try? self.socket.deregister(self.registration) }
+    }
+
     func free() {
         // Only after the socket closed: a pending receive may still own the buffer until then.
         if !self.recvOp.isPending && !self.sendOp.isPending { self.memory.free() }

@@ -50,6 +50,7 @@ final class PerfEndpoint {
 
     /// Closes the socket (pending operations complete with WSA_OPERATION_ABORTED) and the event.
     func close() {
+        self.control.deregister()
         try? self.socket.close()
         self.control.free()
     }
