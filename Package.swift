@@ -124,6 +124,7 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "SanTestSupport", dependencies: ["SanCore"], path: "Tests/SanTestSupport"),
+        .target(name: "TraceTestSupport", dependencies: ["SanTraceStore", "SanTraceFormat"], path: "Tests/TraceTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
         .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport", "SanRecord"]),
@@ -136,10 +137,12 @@ let package = Package(
         .testTarget(name: "SanConformanceTests", dependencies: ["SanSwitch", "SanCore", "CSanABI", "SanTestSupport"]),
         .executableTarget(name: "SanConformancePeer", dependencies: ["SanSwitch", "SanCore"], path: "Tests/ConformancePeer"),
         .testTarget(name: "SanTraceFormatTests", dependencies: ["SanTraceFormat"]),
-        .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport"]),
+        .testTarget(name: "SanTraceStoreTests", dependencies: ["SanTraceStore", "SanTraceFormat", "SanTestSupport",
+                                                               "TraceTestSupport"]),
         .testTarget(name: "SanReplayTests", dependencies: ["SanReplay", "SanTraceStore", "SanTraceFormat", "SanSwitch",
                                                            "CSanReplay", "SanTestSupport"]),
-        .testTarget(name: "SanDiffTests", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"]),
-        .testTarget(name: "SanReportTests", dependencies: ["SanReport", "SanDiff", "SanTraceStore", "SanTraceFormat"]),
+        .testTarget(name: "SanDiffTests", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat", "TraceTestSupport"]),
+        .testTarget(name: "SanReportTests", dependencies: ["SanReport", "SanDiff", "SanTraceStore", "SanTraceFormat",
+                                                           "TraceTestSupport"]),
     ]
 )

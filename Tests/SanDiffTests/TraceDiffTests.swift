@@ -4,6 +4,7 @@ import SanTraceStore
 import Testing
 
 @testable import SanDiff
+import TraceTestSupport
 
 @Suite struct TraceDiffTests {
     /// Two runs of one deterministic program with other timing: other delays, another number of

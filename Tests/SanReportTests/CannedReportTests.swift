@@ -5,6 +5,7 @@ import SanTraceStore
 import Testing
 
 @testable import SanReport
+import TraceTestSupport
 
 @Suite struct CannedReportTests {
     /// Latencies by brute force from the events: (function, size class) → sorted ns.

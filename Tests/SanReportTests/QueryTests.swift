@@ -4,6 +4,7 @@ import SanTraceStore
 import Testing
 
 @testable import SanReport
+import TraceTestSupport
 
 @Suite struct QueryTests {
     static func all(_ e: QueryEngine, _ sql: String) throws -> [[QueryValue]] {

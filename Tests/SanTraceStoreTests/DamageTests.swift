@@ -3,6 +3,7 @@ import SanTraceFormat
 import Testing
 
 @testable import SanTraceStore
+import TraceTestSupport
 
 @Suite struct DamageTests {
     /// A trace cut short: verify names the intact segments; --repair rebuilds a trace that reads

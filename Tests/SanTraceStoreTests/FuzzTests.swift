@@ -3,6 +3,7 @@ import SanTraceFormat
 import Testing
 
 @testable import SanTraceStore
+import TraceTestSupport
 
 /// Mutated traces never crash, hang or loop: every reader either reads them or throws
 /// TraceFormatError. Counts: SANTRACE_FUZZ_BLOBS (default 100 000) mutated segment blobs through

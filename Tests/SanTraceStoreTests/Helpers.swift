@@ -2,6 +2,7 @@ import Glibc
 import SanTraceFormat
 
 @testable import SanTraceStore
+import TraceTestSupport
 
 enum Fixtures {
     static func metadata() -> TraceMetadata {

@@ -3,6 +3,7 @@ import SanTraceFormat
 import Testing
 
 @testable import SanTraceStore
+import TraceTestSupport
 
 @Suite struct ReaderTests {
     /// Filters give exactly what a brute-force scan gives, and decode fewer segments.

@@ -3,6 +3,7 @@ import SanTraceFormat
 import Testing
 
 @testable import SanTraceStore
+import TraceTestSupport
 
 final class Box<T>: @unchecked Sendable {
     var value: T

@@ -2,6 +2,7 @@ import SanTraceFormat
 import Testing
 
 @testable import SanTraceStore
+import TraceTestSupport
 
 @Suite struct RoundTripTests {
     static func metadata() -> TraceMetadata {

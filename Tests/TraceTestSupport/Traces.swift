@@ -1,39 +1,15 @@
-import Glibc
 import SanTraceFormat
 import SanTraceStore
 
-/// A unique temporary folder per test (tests run in parallel), removed by `cleanup()`.
-struct TempDir {
-    let path: String
-
-    init() {
-        var template = Array("/tmp/sandiff-test-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        self.path = String(cString: p!)
-    }
-
-    func file(_ name: String) -> String { self.path + "/" + name }
-
-    func cleanup() {
-        if let d = opendir(self.path) {
-            while let e = readdir(d) {
-                let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { unlink(self.path + "/" + name) }
-            }
-            closedir(d)
-        }
-        rmdir(self.path)
-    }
-}
-
-enum Traces {
-    static func metadata(argv: [String] = ["test"], payload: PayloadPolicy = .none) -> TraceMetadata {
+/// Hand-made and synthetic traces for the tests of the modules that read traces (diff, report).
+public enum Traces {
+    public static func metadata(argv: [String] = ["test"], payload: PayloadPolicy = .none) -> TraceMetadata {
         TraceMetadata(argv: argv, providerPath: "synthetic", providerVersion: "0", payloadPolicy: payload,
                       clock: SyntheticWorkload.clock)
     }
 
     /// A synthetic run: each thread's loop `iterations` times.
-    static func synthetic(_ path: String, _ kind: SyntheticWorkload.Kind = .mixed, iterations: UInt64 = 2000, seed: UInt64 = 1,
+    public static func synthetic(_ path: String, _ kind: SyntheticWorkload.Kind = .mixed, iterations: UInt64 = 2000, seed: UInt64 = 1,
                           variation: SyntheticVariation = SyntheticVariation(), argv: [String] = ["test"]) throws {
         var o = TraceWriterOptions()
         o.overwrite = true
@@ -45,7 +21,7 @@ enum Traces {
     }
 
     /// A trace of exactly these events (sequences are assigned by the writer).
-    static func write(_ path: String, _ events: [TraceEvent], argv: [String] = ["test"], payload: PayloadPolicy = .none) throws {
+    public static func write(_ path: String, _ events: [TraceEvent], argv: [String] = ["test"], payload: PayloadPolicy = .none) throws {
         var o = TraceWriterOptions()
         o.overwrite = true
         let w = try TraceWriter(path: path, metadata: metadata(argv: argv, payload: payload), options: o)
@@ -55,14 +31,16 @@ enum Traces {
 }
 
 /// Builds event lists for hand-made traces: per-thread sequence numbers and a clock.
-struct EventScript {
-    var events: [TraceEvent] = []
+public struct EventScript {
+    public init() {}
+
+    public var events: [TraceEvent] = []
     private var seqs: [UInt32: UInt64] = [:]
-    var tsc: UInt64 = 1_000_000_000
+    public var tsc: UInt64 = 1_000_000_000
 
     /// Appends an event on `thread` `ns` nanoseconds after the previous one; returns its thread sequence.
     @discardableResult
-    mutating func add(_ kind: EventKind, _ f: FunctionID, thread: UInt32 = 1, after ns: UInt64 = 100, _ fields: [FieldValue]) -> UInt64 {
+    public mutating func add(_ kind: EventKind, _ f: FunctionID, thread: UInt32 = 1, after ns: UInt64 = 100, _ fields: [FieldValue]) -> UInt64 {
         let s = (self.seqs[thread] ?? 0) + 1
         self.seqs[thread] = s
         self.tsc += ns * SyntheticWorkload.ticksPerNanosecond
@@ -71,13 +49,13 @@ struct EventScript {
     }
 
     /// WSPSocket returning capture id `id`.
-    mutating func socket(_ id: UInt64, thread: UInt32 = 1) {
+    public mutating func socket(_ id: UInt64, thread: UInt32 = 1) {
         self.add(.enter, .WSPSocket, thread: thread, [.int(2), .int(1), .int(0), .uint(1)])
         self.add(.leave, .WSPSocket, thread: thread, [.uint(id), .int(0)])
     }
 
     /// An RDMA write on `socket` with overlapped `ov` that goes pending; returns the ENTER's thread sequence.
-    mutating func rdmaWrite(socket: UInt64, ov: UInt64, length: UInt32 = 4096, thread: UInt32 = 1,
+    public mutating func rdmaWrite(socket: UInt64, ov: UInt64, length: UInt32 = 4096, thread: UInt32 = 1,
                             payload: Payload = .none, after ns: UInt64 = 100) -> UInt64 {
         let s = self.add(.enter, .WSPRdmaWrite, thread: thread, after: ns, [
             .uint(socket), .buffers([BufferRef(length: length, registration: 1, offset: 0, handle: 1)]), .uint(7), .uint(UInt64(length)),
@@ -88,7 +66,7 @@ struct EventScript {
     }
 
     /// The completion of the operation started at (thread, seq).
-    mutating func complete(_ f: FunctionID, startThread: UInt32 = 1, seq: UInt64, socket: UInt64, ov: UInt64, status: Int64 = 0,
+    public mutating func complete(_ f: FunctionID, startThread: UInt32 = 1, seq: UInt64, socket: UInt64, ov: UInt64, status: Int64 = 0,
                            bytes: UInt64 = 4096, thread: UInt32 = 1, payload: Payload = .none, after ns: UInt64 = 100) {
         self.add(.completion, .none, thread: thread, after: ns, [
             .uint(ov), .callRef(thread: startThread, sequence: seq), .uint(UInt64(f.rawValue)), .uint(socket), .int(status),

@@ -1,18 +1,19 @@
 import Glibc
 
 /// A unique temporary folder per test (tests run in parallel), removed by `cleanup()`.
-struct TempDir {
-    let path: String
+public struct TempDir: Sendable {
+    public let path: String
 
-    init(_ tag: String = #function) {
+    public init(_ tag: String = #function) {
         var template = Array("/tmp/santrace-test-XXXXXX".utf8CString)
         let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         self.path = p.map { String(cString: $0) } ?? "/tmp/santrace-test-\(getpid())-\(tag)"
     }
 
-    func file(_ name: String) -> String { self.path + "/" + name }
+    public func file(_ name: String) -> String { self.path + "/" + name }
 
-    func cleanup() {
+    /// Removes the folder and the files in it (tests make no subfolders).
+    public func cleanup() {
         if let d = opendir(self.path) {
             while let e = readdir(d) {
                 let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -24,7 +25,8 @@ struct TempDir {
     }
 }
 
-func readFile(_ path: String) -> [UInt8] {
+/// The whole file, or [] when it cannot be opened.
+public func readFile(_ path: String) -> [UInt8] {
     guard let f = fopen(path, "rb") else { return [] }
     defer { fclose(f) }
     var out: [UInt8] = []
@@ -37,7 +39,8 @@ func readFile(_ path: String) -> [UInt8] {
     return out
 }
 
-func writeFile(_ path: String, _ bytes: [UInt8]) {
+/// Writes (replaces) the file.
+public func writeFile(_ path: String, _ bytes: [UInt8]) {
     guard let f = fopen(path, "wb") else { return }
     _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
     fclose(f)
