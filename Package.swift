@@ -60,6 +60,8 @@ let package = Package(
         .target(name: "CSanABI", path: "Sources/CSanABI", exclude: ["provider.map"]),
         .target(name: "CSanSupport", path: "Sources/CSanSupport"),
         .target(name: "SanCore", dependencies: ["CSanABI"], path: "Sources/SanCore"),
+        // JSON text without Foundation, for every report a library writes.
+        .target(name: "JSONText", path: "Sources/JSONText"),
 
         // MARK: Switch (caller side)
         .target(name: "SanSwitch", dependencies: ["SanCore", "CSanABI", "CSanSupport"], path: "Sources/SanSwitch"),
@@ -83,7 +85,8 @@ let package = Package(
         // MARK: Trace format and store
         .target(name: "SanTraceFormat", dependencies: ["SanCore"], path: "Sources/Trace/SanTraceFormat",
                 swiftSettings: traceHotPathSettings),
-        .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CSanABI", "CLZ4", "CSQLite", "CSanSupport"],
+        .target(name: "SanTraceStore", dependencies: ["SanTraceFormat", "SanCore", "CSanABI", "CLZ4", "CSQLite", "CSanSupport",
+                                                     "JSONText"],
                 path: "Sources/Trace/SanTraceStore", swiftSettings: traceHotPathSettings),
 
         // MARK: Interposer (libsantrace.so)
@@ -101,16 +104,16 @@ let package = Package(
         .target(name: "SanRecord", dependencies: ["SanTraceStore", "SanTraceFormat"], path: "Sources/Interposer/Record"),
 
         // MARK: Workloads, replay, diff
-        .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI",
+        .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI", "JSONText",
                                                 .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/SanPerf"),
         .target(name: "CSanReplay", path: "Sources/Replay/CSanReplay", cSettings: [.unsafeFlags(["-O2"])]),
         .target(name: "SanReplay", dependencies: ["SanTraceStore", "SanTraceFormat", "SanSwitch", "SanCore", "CSanABI",
-                                                  "CSanSupport", "CSanReplay"],
+                                                  "CSanSupport", "CSanReplay", "JSONText"],
                 path: "Sources/Replay/SanReplay", swiftSettings: traceHotPathSettings),
-        .target(name: "SanDiff", dependencies: ["SanTraceStore", "SanTraceFormat", "SanCore"], path: "Sources/Diff/SanDiff",
+        .target(name: "SanDiff", dependencies: ["SanTraceStore", "SanTraceFormat", "SanCore", "JSONText"], path: "Sources/Diff/SanDiff",
                 swiftSettings: traceHotPathSettings),
-        .target(name: "SanReport", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat"],
+        .target(name: "SanReport", dependencies: ["SanDiff", "SanTraceStore", "SanTraceFormat", "JSONText"],
                 path: "Sources/Report/SanReport", swiftSettings: traceHotPathSettings),
 
         // MARK: Command-line tools
@@ -118,7 +121,7 @@ let package = Package(
                                                              .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/CLI/sanperf"),
         .executableTarget(name: "SanReplayCLI", dependencies: [
-            "SanTraceStore", "SanTraceFormat", "SanCore", "SanRecord", "SanReplay", "SanDiff", "SanReport",
+            "SanTraceStore", "SanTraceFormat", "SanCore", "SanRecord", "SanReplay", "SanDiff", "SanReport", "JSONText",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/CLI/sanreplay"),
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import JSONText
 import SanReport
 import SanTraceFormat
 import SanTraceStore

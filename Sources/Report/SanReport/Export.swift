@@ -1,3 +1,4 @@
+import JSONText
 import SanCore
 import SanDiff
 import SanTraceFormat

@@ -22,7 +22,7 @@ public struct CallPairing {
     /// Open calls per thread capture id (index = thread).
     private var stacks: [[Open]] = []
     /// ENTERs of operation-starting calls, by (thread, thread sequence), until their completion.
-    private var operations = OperationTable()
+    private var operations = OpenTable(empty: Start(sequence: 0, threadSeq: 0, tsc: 0), capacity: 512)
     /// Bound on remembered operations (a trace whose completions never come cannot grow it forever).
     static let maxOperations = 1 << 20
     private let roles = ShapeRoles.shared
@@ -108,62 +108,5 @@ extension CallPairing {
         default:
             return nil
         }
-    }
-}
-
-/// An open-addressing hash table (linear probing, backward-shift deletion) from a nonzero UInt64
-/// key to a ``CallPairing/Start``: inserts and removals without allocating once grown.
-struct OperationTable {
-    private var keys: [UInt64] = Array(repeating: 0, count: 1024)
-    private var values: [CallPairing.Start] = Array(repeating: .init(sequence: 0, threadSeq: 0, tsc: 0), count: 1024)
-    private(set) var count = 0
-
-    @inline(__always)
-    private static func hash(_ k: UInt64) -> Int { Int(truncatingIfNeeded: (k &* 0x9E37_79B9_7F4A_7C15) >> 20) }
-
-    mutating func insert(_ key: UInt64, _ value: CallPairing.Start) {
-        let k = key | (1 << 63)  // never 0 (0 marks an empty slot)
-        if (self.count + 1) * 2 > self.keys.count { self.grow() }
-        let mask = self.keys.count - 1
-        var i = Self.hash(k) & mask
-        while self.keys[i] != 0 && self.keys[i] != k { i = (i + 1) & mask }
-        if self.keys[i] == 0 { self.count += 1 }
-        self.keys[i] = k
-        self.values[i] = value
-    }
-
-    mutating func remove(_ key: UInt64) -> CallPairing.Start? {
-        let k = key | (1 << 63)
-        let mask = self.keys.count - 1
-        var i = Self.hash(k) & mask
-        while self.keys[i] != k {
-            if self.keys[i] == 0 { return nil }
-            i = (i + 1) & mask
-        }
-        let v = self.values[i]
-        // Backward-shift: move later entries of the probe run into the hole.
-        var hole = i
-        var j = (i + 1) & mask
-        while self.keys[j] != 0 {
-            let home = Self.hash(self.keys[j]) & mask
-            let between = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j)
-            if !between {
-                self.keys[hole] = self.keys[j]
-                self.values[hole] = self.values[j]
-                hole = j
-            }
-            j = (j + 1) & mask
-        }
-        self.keys[hole] = 0
-        self.count -= 1
-        return v
-    }
-
-    private mutating func grow() {
-        let oldKeys = self.keys, oldValues = self.values
-        self.keys = Array(repeating: 0, count: oldKeys.count * 2)
-        self.values = Array(repeating: .init(sequence: 0, threadSeq: 0, tsc: 0), count: oldKeys.count * 2)
-        self.count = 0
-        for (i, k) in oldKeys.enumerated() where k != 0 { self.insert(k & ~(1 << 63), oldValues[i]) }
     }
 }

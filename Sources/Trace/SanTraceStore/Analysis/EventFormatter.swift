@@ -1,4 +1,5 @@
 import CSanABI
+import JSONText
 import SanCore
 import SanTraceFormat
 

@@ -1,6 +1,6 @@
 /// An open-addressing hash table (linear probing, backward-shift deletion) from a UInt64 key to a
 /// value: inserts and removals without allocating once grown. Holds operations in flight (a few
-/// per socket), looked up once per completion. Used by SanReport too.
+/// per socket), looked up once per completion: call pairing here, the diff and the report.
 @frozen
 public struct OpenTable<Value> {
     @usableFromInline var keys: [UInt64]
