@@ -101,7 +101,7 @@ let package = Package(
         .target(name: "SanTraceLibrary", dependencies: ["SanInterpose"], path: "Sources/Interposer/Library",
                 linkerSettings: providerLinkerSettings),
         // `sanreplay record`: finds libsantrace.so, runs a command with it attached, summarises.
-        .target(name: "SanRecord", dependencies: ["SanTraceStore", "SanTraceFormat"], path: "Sources/Interposer/Record"),
+        .target(name: "SanRecord", dependencies: ["SanTraceStore", "SanTraceFormat", "SanSwitch"], path: "Sources/Interposer/Record"),
 
         // MARK: Workloads, replay, diff
         .target(name: "SanPerf", dependencies: ["SanSwitch", "SanCore", "CSanABI", "JSONText",
@@ -130,7 +130,7 @@ let package = Package(
         .target(name: "TraceTestSupport", dependencies: ["SanTraceStore", "SanTraceFormat"], path: "Tests/TraceTestSupport"),
         .testTarget(name: "SanABITests", dependencies: ["CSanABI", "SanCore"]),
         .testTarget(name: "SanSwitchTests", dependencies: ["SanSwitch", "SanTestSupport"]),
-        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport", "SanRecord"]),
+        .testTarget(name: "SanInterposeTests", dependencies: ["SanInterpose", "CSanTrace", "SanTestSupport", "SanRecord", "SanSwitch"]),
         .testTarget(name: "SanProviderVerbsTests",
                     dependencies: ["SanProviderVerbs", "CIBVerbs", "CSanSupport", "CSanVerbsSupport"]),
         .testTarget(name: "SanProviderTCPTests",

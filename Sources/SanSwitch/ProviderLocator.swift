@@ -13,15 +13,19 @@ public enum ProviderLocator {
     public static var defaultName: String { Self.environment("SAN_PROVIDER") ?? "tcp" }
 
     /// The folders searched for short names, in order.
-    public static var searchPath: [String] {
-        var dirs: [String] = []
-        if let env = Self.environment("SAN_PROVIDER_PATH") {
-            dirs += env.split(separator: ":").map(String.init).filter { !$0.isEmpty }
-        }
-        let exeDir = Self.executableDirectory
-        dirs.append(exeDir)
-        dirs.append(exeDir + "/../lib")
-        return dirs
+    public static var searchPath: [String] { Self.searchPath() }
+
+    /// The folders searched for short names: `providerPath` (colon-separated, `SAN_PROVIDER_PATH`
+    /// by default), then `executableDirectory` and `../lib` from it.
+    public static func searchPath(executableDirectory: String = Self.executableDirectory,
+                                  providerPath: String? = Self.environment("SAN_PROVIDER_PATH")) -> [String] {
+        (providerPath ?? "").split(separator: ":").map(String.init).filter { !$0.isEmpty }
+            + [executableDirectory, executableDirectory + "/../lib"]
+    }
+
+    /// The absolute path of the first readable `file` in `folders`, nil when none has it.
+    public static func locate(_ file: String, in folders: [String]) -> String? {
+        folders.first { access($0 + "/" + file, R_OK) == 0 }.map { Self.absolute($0 + "/" + file) }
     }
 
     /// Resolves a name or path to an existing library path.
@@ -32,11 +36,11 @@ public enum ProviderLocator {
             }
             return Self.absolute(nameOrPath)
         }
-        let file = "libsan_\(nameOrPath).so"
-        for dir in Self.searchPath where access(dir + "/" + file, R_OK) == 0 {
-            return Self.absolute(dir + "/" + file)
+        let folders = Self.searchPath
+        guard let path = Self.locate("libsan_\(nameOrPath).so", in: folders) else {
+            throw .providerNotFound(name: nameOrPath, searched: folders)
         }
-        throw .providerNotFound(name: nameOrPath, searched: Self.searchPath)
+        return path
     }
 
     /// The folder of the running executable (from /proc/self/exe).
@@ -49,13 +53,15 @@ public enum ProviderLocator {
         return String(path[..<slash])
     }
 
-    static func absolute(_ path: String) -> String {
+    /// `path` resolved by realpath(3), unchanged when that fails.
+    public static func absolute(_ path: String) -> String {
         guard let real = realpath(path, nil) else { return path }
         defer { free(real) }
         return String(cString: real)
     }
 
-    static func environment(_ name: String) -> String? {
+    /// An environment variable, nil when unset or empty.
+    public static func environment(_ name: String) -> String? {
         guard let v = getenv(name) else { return nil }
         let s = String(cString: v)
         return s.isEmpty ? nil : s

@@ -1,5 +1,6 @@
 import Foundation
 import SanRecord
+import SanSwitch
 import SanTestSupport
 import Testing
 
@@ -59,6 +60,13 @@ struct RecordTests {
         #expect(try RecordProducts.interposer(executableDirectory: root + "/bin") == root + "/lib/libsantrace.so")
         #expect(try RecordProducts.provider("tcp", executableDirectory: root + "/bin", providerPath: nil)
             == root + "/lib/libsan_tcp.so")
+        // SAN_PROVIDER_PATH comes first, as in the switch: a recording loads what an untraced run would.
+        try FileManager.default.createDirectory(atPath: root + "/alt", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/alt/libsan_tcp.so", contents: Data())
+        #expect(try RecordProducts.provider("tcp", executableDirectory: root + "/bin", providerPath: root + "/alt")
+            == root + "/alt/libsan_tcp.so")
+        #expect(ProviderLocator.searchPath(executableDirectory: root + "/bin", providerPath: root + "/alt")
+            == [root + "/alt", root + "/bin", root + "/bin/../lib"])
         #expect(throws: RecordError.self) { try RecordProducts.interposer(executableDirectory: root) }
         #expect(throws: RecordError.self) { try RecordProducts.provider("../x", executableDirectory: root + "/bin") }
         #expect(throws: RecordError.self) { try RecordProducts.provider("nosuch", executableDirectory: root + "/bin",

@@ -121,7 +121,7 @@ enum Reports {
         let hz: Double
         var index = [Int32](repeating: -1, count: 128 * SizeClass.count)
         var cells: [Int] = []
-        var histograms: [LogHistogram] = []
+        var histograms: [LatencyHistogram] = []
         var errors: [UInt64] = []
 
         mutating func finished(_ c: FinishedCall) {
@@ -131,7 +131,7 @@ enum Reports {
                 i = self.histograms.count
                 self.index[cell] = Int32(i)
                 self.cells.append(cell)
-                self.histograms.append(LogHistogram())
+                self.histograms.append(LatencyHistogram())
                 self.errors.append(0)
             }
             self.histograms[i].record(Reports.ns(c.endTSC >= c.startTSC ? c.endTSC - c.startTSC : 0, self.hz))
@@ -145,7 +145,7 @@ enum Reports {
                     i = self.histograms.count
                     self.index[cell] = Int32(i)
                     self.cells.append(cell)
-                    self.histograms.append(LogHistogram())
+                    self.histograms.append(LatencyHistogram())
                     self.errors.append(0)
                 }
                 self.histograms[i].merge(later.histograms[j])
@@ -154,7 +154,7 @@ enum Reports {
         }
 
         /// (function, size class, histogram, errors) in function then size order.
-        var sorted: [(FunctionID, Int, LogHistogram, UInt64)] {
+        var sorted: [(FunctionID, Int, LatencyHistogram, UInt64)] {
             self.cells.enumerated().map { (i, cell) in
                 (FunctionID(UInt16(cell / SizeClass.count)), cell % SizeClass.count, self.histograms[i], self.errors[i])
             }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }

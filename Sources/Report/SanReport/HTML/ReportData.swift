@@ -11,7 +11,7 @@ public struct RunData: Sendable {
     public var events: UInt64 = 0
     public var spanNs: Int64 = 0
     /// (function, size class) → latency histogram.
-    public var latency: [Cell: LogHistogram] = [:]
+    public var latency: [Cell: LatencyHistogram] = [:]
     public var errors: [Cell: UInt64] = [:]
     /// Bin width in ns and per function the bytes (or, with no bytes, the calls) finished per bin.
     public var binNs: Int64 = 1
@@ -54,7 +54,7 @@ public struct RunData: Sendable {
     mutating func add(_ s: ReportSink) {
         for (i, cell) in s.latency.cells.enumerated() {
             let c = Cell(function: FunctionID(UInt16(cell / SizeClass.count)), sizeClass: cell % SizeClass.count)
-            self.latency[c, default: LogHistogram()].merge(s.latency.histograms[i])
+            self.latency[c, default: LatencyHistogram()].merge(s.latency.histograms[i])
             self.errors[c, default: 0] += s.latency.errors[i]
         }
         for (fn, v) in s.bytes {
