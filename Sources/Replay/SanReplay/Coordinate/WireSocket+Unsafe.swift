@@ -1,4 +1,5 @@
 import CSanSupport
+import SanSwitch
 import Synchronization
 
 #if canImport(Glibc)
@@ -18,29 +19,14 @@ final class WireSocket: @unchecked Sendable {
 
     func shutdown() { _ = Glibc.shutdown(self.fd, Int32(SHUT_RDWR)) }
 
-    /// Parses `HOST:PORT` (numeric IPv4/IPv6, `[v6]:port`, or a name) into sockaddr bytes.
+    /// Parses `HOST:PORT` as the switch parses addresses (numeric IPv4/IPv6, `[v6]:port`, a name,
+    /// or `PORT` for loopback); `:PORT` means every interface.
     static func address(_ text: String) throws(ReplayError) -> [UInt8] {
-        var host = "127.0.0.1"
-        var portText = text
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
-            host = String(text[text.index(after: text.startIndex)..<close])
-            portText = String(text[text.index(after: close)...].dropFirst())
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
+        let spec = text.hasPrefix(":") ? "0.0.0.0" + text : text
+        guard let a = try? SanAddress(spec) else {
+            throw .usage("cannot read or resolve the coordinator address '\(text)' (HOST:PORT)")
         }
-        guard let port = UInt16(portText) else { throw .usage("cannot read the coordinator address '\(text)' (HOST:PORT)") }
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var res: UnsafeMutablePointer<addrinfo>? = nil
-        guard getaddrinfo(host.isEmpty ? "0.0.0.0" : host, nil, &hints, &res) == 0, let first = res else {
-            throw .usage("cannot resolve the coordinator host '\(host)'")
-        }
-        defer { freeaddrinfo(res) }
-        var bytes = Array(UnsafeRawBufferPointer(start: first.pointee.ai_addr, count: Int(first.pointee.ai_addrlen)))
-        bytes[2] = UInt8(port >> 8)
-        bytes[3] = UInt8(port & 0xff)
-        return bytes
+        return a.bytes
     }
 
     /// Connects, retrying until `timeoutNs` (the serving process may start a moment later).
