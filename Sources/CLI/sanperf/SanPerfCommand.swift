@@ -8,9 +8,10 @@ struct SanPerfCommand: ParsableCommand {
         commandName: "sanperf",
         abstract: "Measure a SAN provider through the SPI: RDMA write/read bandwidth and latency, send latency, registration churn.",
         discussion: """
-            Both ends exchange what they need (RDMA descriptors, sizes, iteration counts) over the SAN \
-            connection itself with WSPSend/WSPRecv, so a trace of either end shows the whole application. \
-            The client decides the parameters; a --server adopts them.
+            Both ends exchange what they need (RDMA descriptors, sizes, iteration counts)
+            over the SAN connection itself with WSPSend/WSPRecv, so a trace of either end
+            shows the whole application. The client decides the parameters; a --server
+            adopts them.
 
             Examples:
               sanperf write_bw --loopback --provider tcp --size 1048576 --raw-tcp
@@ -18,7 +19,8 @@ struct SanPerfCommand: ParsableCommand {
               sanperf read_lat --server --port 18515 --provider tcp     (on host A)
               sanperf read_lat --connect hostA:18515 --provider tcp     (on host B)
 
-            Exit codes: 0 success; 1 the run failed; 64 bad command line; 69 the provider cannot be loaded or started.
+            Exit codes: 0 success; 1 the run failed; 64 bad command line; 69 the provider
+            cannot be loaded or started.
             """)
 
     @Argument(help: ArgumentHelp("The workload.", valueName: "TEST"))

@@ -10,8 +10,8 @@ extension SanReplay {
             discussion: """
                 A is the baseline, B the candidate; each a trace or a trace set (a folder).
                 Endpoints of trace sets are paired by program name and role (listener /
-                connector / both / local), in start order; two single traces are always
-                paired (Docs/Analysis.md).
+                connector / both / local), in start order; two single traces are always paired
+                (Docs/Analysis.md).
 
                 Semantic: per thread, calls are aligned on function and socket after
                 normalizing capture ids (by first appearance per thread and kind), then

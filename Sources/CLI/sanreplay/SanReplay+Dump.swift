@@ -8,17 +8,19 @@ extension SanReplay {
             abstract: "Print events one per line, like strace.",
             discussion: """
                 Each line: sequence, seconds since the first event, thread, then
-                  > F(args)        an ENTER          < F ret=… err=…   a LEAVE (with <latency>)
-                  ^ F(args)        an UPCALL         * completion F …   a COMPLETION (with <latency>)
-                  ? lookup …       an extension look-up
-                Functions, flags, ioctl codes, socket options and WSA errors are named. Filters are
-                pushed down to the segment index: only segments that may match are decoded.
-                --json prints JSON Lines (keys: seq, t_ns, tsc, thread, thread_seq, kind, function,
-                fields, start_seq, latency_ns).
+                  > F(args)           an ENTER
+                  < F ret=… err=…     a LEAVE (with <latency>)
+                  ^ F(args)           an UPCALL
+                  * completion F …    a COMPLETION (with <latency>)
+                  ? lookup …          an extension look-up
+                Functions, flags, ioctl codes, socket options and WSA errors are named. Filters
+                are pushed down to the segment index: only segments that may match are decoded.
+                --json prints JSON Lines (keys: seq, t_ns, tsc, thread, thread_seq, kind,
+                function, fields, start_seq, latency_ns).
 
                 EXAMPLES
                   sanreplay dump run/client.santrace | head
-                  sanreplay dump run/client.santrace --fn WSPRdmaWrite --socket 3 --from 1s --to 2s
+                  sanreplay dump run/client.santrace --fn WSPRdmaWrite --socket 3 --from 1s
                   sanreplay dump run/client.santrace --errors --json | jq .fields.err
                 """)
 

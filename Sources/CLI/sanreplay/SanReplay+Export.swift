@@ -16,8 +16,8 @@ extension SanReplay {
                            to its completion, upcalls and look-ups as instants
                   jsonl    one JSON object per event
                   csv      one row per event, with a header line
-                jsonl keys and csv columns, in order (the event index's columns with
-                names; null or empty when an event has no such field; kept stable):
+                jsonl keys and csv columns, in order (the event index's columns with names;
+                null or empty when an event has no such field; kept stable):
                   pid seq t_ns kind function thread thread_seq socket ov ret status
                   error bytes start_seq latency_ns
                 Docs/Analysis.md §3 describes each.

@@ -8,8 +8,8 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Read-only SQL over a trace, or a canned report (top, latency, inflight, errors, leaks).",
             discussion: """
-                QUERY is one SQL statement, or the name of a canned report. The trace is
-                opened read-only; a statement that would write is refused (exit 64).
+                QUERY is one SQL statement, or the name of a canned report. The trace is opened
+                read-only; a statement that would write is refused (exit 64).
 
                 VIEWS (created for the connection only; columns in Docs/TraceFormat.md §8.1)
                   calls, completions, function_latency     need the event index
@@ -20,8 +20,8 @@ extension SanReplay {
                 holds at most 2 M events; a larger one needs `sanreplay index TRACE` (or
                 --index, which runs it). Filter calls in time with end_ns (indexed).
 
-                CANNED REPORTS (no SQL, no index; --fn, --socket, --thread, --from, --to
-                select the segments read)
+                CANNED REPORTS (no SQL, no index; --fn, --socket, --thread, --from, --to select
+                the segments read)
                   top        the slowest calls, with the thread's previous call and the
                              operations in flight on the socket
                   latency    percentiles and shape per function and size class

@@ -12,30 +12,33 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Re-execute a trace or trace set against a backend, checking every result and byte.",
             discussion: """
-                Every recorded process becomes one endpoint (threads of this process by default).
-                Connections are paired by the recorded addresses, RDMA descriptors by their bytes;
-                capture ids map to live sockets, handles, descriptors, overlapped structures and
-                buffers. Each thread replays in its recorded order and waits where the application
-                waited for a completion. Return values, WSA errors, byte counts and completion
-                statuses are compared with the recording; payloads are generated (or, for a `full`
-                trace, taken from it) and checked where they land. A trace with only one side of a
-                connection gets a synthesized peer. Details: Docs/Replay.md.
+                Every recorded process becomes one endpoint (threads of this process by
+                default). Connections are paired by the recorded addresses, RDMA descriptors by
+                their bytes; capture ids map to live sockets, handles, descriptors, overlapped
+                structures and buffers. Each thread replays in its recorded order and waits
+                where the application waited for a completion. Return values, WSA errors, byte
+                counts and completion statuses are compared with the recording; payloads are
+                generated (or, for a `full` trace, taken from it) and checked where they land.
+                A trace with only one side of a connection gets a synthesized peer. Details:
+                Docs/Replay.md.
 
-                --pace: asap (default), recorded (the recorded gaps between calls of each thread),
-                or xFACTOR (gaps × FACTOR: x2 is twice as slow).
+                --pace: asap (default), recorded (the recorded gaps between calls of each
+                thread), or xFACTOR (gaps × FACTOR: x2 is twice as slow).
 
-                Across machines: run one endpoint per process with --endpoint NAME --coordinator
-                HOST:PORT; one of them (or a process with only --serve-coordinator) also passes
-                --serve-coordinator HOST:PORT.
+                Across machines: run one endpoint per process with --endpoint NAME
+                --coordinator HOST:PORT; one of them (or a process with only
+                --serve-coordinator) also passes --serve-coordinator HOST:PORT.
 
-                EXIT CODES: 0 nothing diverged, 1 a divergence (or a stuck wait), 2 a damaged or
-                unreadable trace, 64 a usage error (bad options, a backend that cannot be loaded).
+                EXIT CODES: 0 nothing diverged, 1 a divergence (or a stuck wait), 2 a damaged
+                or unreadable trace, 64 a usage error (bad options, a backend that cannot be
+                loaded).
 
                 EXAMPLES
                   sanreplay replay run/ --backend tcp
                   sanreplay replay run/ --backend null --divergence report --json
                   sanreplay replay run/ --backend tcp --pace recorded --record replayed/
-                  sanreplay replay run/ --endpoint sanperf-1234 --coordinator 10.0.0.1:7000 --serve-coordinator 0.0.0.0:7000
+                  sanreplay replay run/ --endpoint sanperf-1234 --coordinator 10.0.0.1:7000 \\
+                    --serve-coordinator 0.0.0.0:7000
                 """)
 
         @OptionGroup var input: TraceSetInputOptions

@@ -13,11 +13,11 @@ extension SanReplay {
                 The page holds latency CDFs per function and size class, throughput and
                 outstanding operations over time, and for two runs (A the baseline, B the
                 candidate) the diff table with regressions highlighted, the semantic verdict
-                and the first divergence. Everything is inline (CSS and SVG, no script,
-                nothing fetched): open it in any browser, attach it to a CI run. A and B are
-                traces or trace sets (folders; a set is drawn merged, the diff pairs its
-                endpoints). The exit code is the diff's when B is given (0 equal, 1
-                divergence, 3 regression, 4 both), else 0.
+                and the first divergence. Everything is inline (CSS and SVG, no script, nothing
+                fetched): open it in any browser, attach it to a CI run. A and B are traces or
+                trace sets (folders; a set is drawn merged, the diff pairs its endpoints). The
+                exit code is the diff's when B is given (0 equal, 1 divergence, 3 regression, 4
+                both), else 0.
 
                 EXAMPLES
                   sanreplay report run/client.santrace -o client.html

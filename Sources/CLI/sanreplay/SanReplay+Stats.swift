@@ -8,11 +8,11 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Summarize a trace or a trace set: calls, bytes, errors and latencies per function.",
             discussion: """
-                Per function: calls, errors (failures other than WSA_IO_PENDING / WSA_IO_INCOMPLETE),
-                bytes moved, call latency (ENTER → LEAVE) and operation latency (start → COMPLETION)
-                percentiles (p50, p99, p99.9, max; within 3 %). Also the time span, producer stalls
-                and drops, and the registrations never released. A folder is a trace set: each trace
-                is summarized, then the set.
+                Per function: calls, errors (failures other than WSA_IO_PENDING /
+                WSA_IO_INCOMPLETE), bytes moved, call latency (ENTER → LEAVE) and operation
+                latency (start → COMPLETION) percentiles (p50, p99, p99.9, max; within 3 %).
+                Also the time span, producer stalls and drops, and the registrations never
+                released. A folder is a trace set: each trace is summarized, then the set.
 
                 EXAMPLES
                   sanreplay stats run/client.santrace

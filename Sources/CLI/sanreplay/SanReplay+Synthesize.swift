@@ -12,9 +12,9 @@ extension SanReplay {
             commandName: "synthesize",
             abstract: "Write a synthetic trace of a sanperf-like workload (for tests and benchmarks).",
             discussion: """
-                Deterministic for a given --seed. Workloads: write_bw (RDMA writes polled
-                with WSPGetOverlappedResult), pingpong (send/recv with upcall completions),
-                churn (registration churn), mixed (three threads, one of each).
+                Deterministic for a given --seed. Workloads: write_bw (RDMA writes polled with
+                WSPGetOverlappedResult), pingpong (send/recv with upcall completions), churn
+                (registration churn), mixed (three threads, one of each).
 
                 Variations for testing `diff`: --timing-seed gives another run of the same
                 program (other delays and polls, same calls), --slow FN=FACTOR makes a
@@ -24,7 +24,8 @@ extension SanReplay {
 
                 EXAMPLES
                   sanreplay synthesize --workload write_bw --events 1000000 /tmp/wbw.santrace
-                  sanreplay synthesize --workload write_bw --timing-seed 2 --slow WSPRdmaWrite=1.5 /tmp/slow.santrace
+                  sanreplay synthesize --workload write_bw --timing-seed 2 \\
+                    --slow WSPRdmaWrite=1.5 /tmp/slow.santrace
                 """,
             shouldDisplay: false)
 

@@ -7,18 +7,19 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Check a trace: segment checksums, records, sequence continuity, index consistency.",
             discussion: """
-                Reports exactly what is intact after a crash or a truncation, e.g.
-                "segments 0–41 intact (1 203 340 events, 0–1 203 339, up to t=4.180 s)" followed by
-                what is wrong with the rest. Exit 0 when everything is intact, 2 when anything is
+                Reports exactly what is intact after a crash or a truncation, e.g. "segments
+                0–41 intact (1 203 340 events, 0–1 203 339, up to t=4.180 s)" followed by what
+                is wrong with the rest. Exit 0 when everything is intact, 2 when anything is
                 damaged (also after --repair: the repair is reported, the loss stays visible).
 
-                --repair copies the intact segments into a fresh file, rebuilds every index table
-                from them, records the lost event ranges (meta lost_sequences) and puts it in
-                place of TRACE; the original is kept as TRACE.damaged.
+                --repair copies the intact segments into a fresh file, rebuilds every index
+                table from them, records the lost event ranges (meta lost_sequences) and puts
+                it in place of TRACE; the original is kept as TRACE.damaged.
 
                 EXAMPLES
                   sanreplay verify run/client.santrace
-                  sanreplay verify --repair run/client.santrace && sanreplay verify run/client.santrace
+                  sanreplay verify --repair run/client.santrace
+                  sanreplay verify run/client.santrace
                 """)
 
         @OptionGroup var input: TraceInputOptions

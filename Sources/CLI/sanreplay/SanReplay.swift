@@ -8,15 +8,15 @@ struct SanReplay: ParsableCommand {
         commandName: "sanreplay",
         abstract: "Inspect, check, replay and compare .santrace traces of SAN SPI providers.",
         discussion: """
-            A trace is one .santrace file per recorded process (SQLite with LZ4-compressed event
-            segments; format: Docs/TraceFormat.md). A trace set is a folder of them.
+            A trace is one .santrace file per recorded process (SQLite with LZ4-compressed
+            event segments; format: Docs/TraceFormat.md). A trace set is a folder of them.
 
             EXIT CODES (every subcommand; CI may branch on them)
               0   OK: the command did what was asked; traces intact; diff: equal
               1   differences: diff found a semantic divergence (replay checks failed)
-              2   a damaged or unreadable trace (wrong magic, truncated, bad checksum, a foreign
-                  SQLite database, a newer format major, an empty file, a folder where a file
-                  was expected)
+              2   a damaged or unreadable trace (wrong magic, truncated, bad checksum, a
+                  foreign SQLite database, a newer format major, an empty file, a folder
+                  where a file was expected)
               3   diff: a performance regression past the threshold, no semantic divergence
               4   diff: both a semantic divergence and a performance regression
               64  usage error (bad options or arguments)
