@@ -23,22 +23,51 @@ public struct SegmentDecoder {
     unowned(unsafe) let layout: FieldLayout
     let types: UnsafePointer<UInt8>
     let threads: ThreadSequences
+    /// The last offset at which 8 bytes can be read inside the body (its size - 8): word reads of
+    /// varints stay within the body, and bytes past a stream's end are never taken for part of it.
+    let wordEnd: Int
+    /// The layout's and the thread state's tables, held directly so the hot path loads them
+    /// without going through the objects.
+    let starts: UnsafePointer<Int32>
+    let counts: UnsafePointer<UInt8>
+    let fieldKinds: UnsafePointer<UInt8>
+    let fieldLimits: UnsafePointer<UInt64>
+    let seenIn: UnsafeMutablePointer<UInt32>
+    let lastSeq: UnsafeMutablePointer<UInt64>
+    let generation: UInt32
 
     /// Starts decoding `body`, which must stay valid and unchanged while the decoder is used.
     /// `threads` is scratch state (reuse one per reader to avoid allocating per segment).
     public init(body: UnsafeRawBufferPointer, threads: ThreadSequences = ThreadSequences()) throws(TraceFormatError) {
+        let header = try SegmentHeader(parsing: body)
+        threads.newSegment()
+        let recordsEnd = TraceFormat.segmentHeaderSize + Int(header.recordsLength)
+        self.init(header: header, base: body.baseAddress!, recordsStart: TraceFormat.segmentHeaderSize,
+                  recordsEnd: recordsEnd, tscEnd: recordsEnd + Int(header.tscLength), bodyEnd: body.count,
+                  threads: threads)
+    }
+
+    init(header: SegmentHeader, base: UnsafeRawPointer, recordsStart: Int, recordsEnd: Int, tscEnd: Int, bodyEnd: Int,
+         threads: ThreadSequences) {
         let layout = FieldLayout.compiled
-        self.header = try SegmentHeader(parsing: body)
-        self.base = body.baseAddress!
-        self.position = TraceFormat.segmentHeaderSize
-        self.recordsEnd = self.position + Int(self.header.recordsLength)
-        self.tscPosition = self.recordsEnd
-        self.tscEnd = self.recordsEnd + Int(self.header.tscLength)
-        self.lastTSC = self.header.baseTSC
+        self.header = header
+        self.base = base
+        self.position = recordsStart
+        self.recordsEnd = recordsEnd
+        self.tscPosition = recordsEnd
+        self.tscEnd = tscEnd
+        self.lastTSC = header.baseTSC
         self.layout = layout
         self.types = UnsafePointer(layout.typesPointer)
         self.threads = threads
-        threads.newSegment()
+        self.wordEnd = bodyEnd &- 8
+        self.starts = UnsafePointer(layout.startsPointer)
+        self.counts = UnsafePointer(layout.countsPointer)
+        self.fieldKinds = UnsafePointer(layout.fieldKindsPointer)
+        self.fieldLimits = UnsafePointer(layout.fieldLimitsPointer)
+        self.seenIn = threads.seenIn
+        self.lastSeq = threads.lastSeq
+        self.generation = threads.generation
     }
 
     /// Events left.
@@ -59,6 +88,7 @@ public struct SegmentDecoder {
         return true
     }
 
+    @inline(never)
     func checkEnd() throws(TraceFormatError) {
         guard self.position == self.recordsEnd else {
             throw self.fail("\(self.recordsEnd - self.position) bytes after the last record", at: self.position)
@@ -68,112 +98,119 @@ public struct SegmentDecoder {
         }
     }
 
+    @inline(never)
     func fail(_ what: String, at offset: Int) -> TraceFormatError {
         TraceFormatError(.corruptRecord, "event \(self.header.firstSequence &+ UInt64(self.index)): \(what)",
                          segment: Int64(bitPattern: self.header.segment), offset: offset)
     }
 
+    /// What can be wrong with a record's framing. The messages are built out of line
+    /// (``failure(_:at:)``): string interpolation in the hot function costs it a large stack
+    /// frame and spilled registers.
+    enum Framing {
+        case recordStreamEnds, badOp(UInt8), badFunction, badThread, sameThreadFirst, unseenThread(UInt32)
+        case sequencePastEnd, lengthPastEnd, tscStreamEnds
+    }
+
+    @inline(never)
+    func failure(_ f: Framing, at offset: Int) -> TraceFormatError {
+        switch f {
+        case .recordStreamEnds: return self.fail("record stream ends early", at: offset)
+        case .badOp(let op): return self.fail("bad op byte 0x\(String(op, radix: 16))", at: offset)
+        case .badFunction: return self.fail("bad function id", at: offset)
+        case .badThread: return self.fail("bad thread id", at: offset)
+        case .sameThreadFirst: return self.fail("first record of a segment says 'same thread'", at: offset)
+        case .unseenThread(let t): return self.fail("'next sequence' for thread \(t), unseen in this segment", at: offset)
+        case .sequencePastEnd: return self.fail("thread sequence runs past the end", at: offset)
+        case .lengthPastEnd: return self.fail("fields length past the end of the records", at: offset)
+        case .tscStreamEnds: return self.fail("TSC stream ends early", at: offset)
+        }
+    }
+
     @inline(__always)
     mutating func decode(into r: inout EventRecord) throws(TraceFormatError) {
         // Everything in locals: the hot loop must not copy the decoder or touch reference counts.
+        // Varints are read with ``readVarintWord`` (branch-free within 8 bytes, exact fallback).
         let base = self.base
         let end = self.recordsEnd
+        let wordEnd = self.wordEnd
         var p = self.position
         let recordStart = p
-        guard p < end else { throw self.fail("record stream ends early", at: p) }
+        guard p < end else { throw self.failure(.recordStreamEnds, at: p) }
         let op = base.load(fromByteOffset: p, as: UInt8.self)
         p &+= 1
         let kindRaw = op & RecordOp.kindMask
-        guard op & RecordOp.reservedMask == 0, kindRaw >= 1, kindRaw <= 5 else {
-            throw self.fail("bad op byte 0x\(String(op, radix: 16))", at: recordStart)
-        }
+        guard op & RecordOp.reservedMask == 0, kindRaw &- 1 < 5 else { throw self.failure(.badOp(op), at: recordStart) }
         var function: UInt16 = FunctionID.none.rawValue
-        if kindRaw != EventKind.completion.rawValue && kindRaw != EventKind.lookup.rawValue {
+        var slot = FieldLayout.slot(kindRaw, 0)
+        if (0x16 &>> kindRaw) & 1 != 0 {  // ENTER (1), LEAVE (2) and UPCALL (4) name their function
             guard let f = readVarint(base, &p, end), f <= UInt64(FunctionID.maxRawValue) else {
-                throw self.fail("bad function id", at: recordStart)
+                throw self.failure(.badFunction, at: recordStart)
             }
             function = UInt16(truncatingIfNeeded: f)
+            slot &+= Int(truncatingIfNeeded: f)
         }
         var thread = self.lastThread
         if op & RecordOp.sameThread == 0 {
-            guard let t = readVarint(base, &p, end), t >= 1, t <= UInt64(TraceFormat.maxThreadID) else {
-                throw self.fail("bad thread id", at: recordStart)
+            guard let t = readVarint(base, &p, end), t &- 1 < UInt64(TraceFormat.maxThreadID) else {
+                throw self.failure(.badThread, at: recordStart)
             }
             thread = UInt32(truncatingIfNeeded: t)
         } else if self.index == 0 {
-            throw self.fail("first record of a segment says 'same thread'", at: recordStart)
+            throw self.failure(.sameThreadFirst, at: recordStart)
         }
         let seq: UInt64
         if op & RecordOp.nextSequence != 0 {
-            guard let last = self.threads.last(thread) else {
-                throw self.fail("'next sequence' for thread \(thread), unseen in this segment", at: recordStart)
+            // thread ≤ maxThreadID: checked above, or the previous record's (checked then).
+            guard self.seenIn[Int(thread)] == self.generation else {
+                throw self.failure(.unseenThread(thread), at: recordStart)
             }
-            seq = last &+ 1
+            seq = self.lastSeq[Int(thread)] &+ 1
         } else {
-            guard let s = readVarint(base, &p, end) else { throw self.fail("thread sequence runs past the end", at: recordStart) }
+            guard let s = readVarint(base, &p, end) else { throw self.failure(.sequencePastEnd, at: recordStart) }
             seq = s
         }
         guard let length = readVarint(base, &p, end), length <= UInt64(end &- p) else {
-            throw self.fail("fields length past the end of the records", at: recordStart)
+            throw self.failure(.lengthPastEnd, at: recordStart)
         }
         let fieldsEnd = p &+ Int(truncatingIfNeeded: length)
         var tp = self.tscPosition
         guard let delta = readVarint(base, &tp, self.tscEnd) else {
-            throw self.fail("TSC stream ends early", at: self.tscPosition)
+            throw self.failure(.tscStreamEnds, at: self.tscPosition)
         }
         let tsc = self.lastTSC &+ UInt64(bitPattern: zigzagDecode(delta))
 
         r.sequence = self.header.firstSequence &+ UInt64(self.index)
-        r.kind = EventKind(rawValue: kindRaw).unsafelyUnwrapped
+        r.kind = eventKind(kindRaw)
         r.function = FunctionID(function)
         r.thread = thread
         r.threadSeq = seq
         r.tsc = tsc
         r.body = base
         r.types = self.types
-        let starts = self.layout.startsPointer
-        let slot = FieldLayout.slot(kindRaw, function == FunctionID.none.rawValue ? 0 : function)
-        let start = starts[slot]
+        let start = self.starts[slot]
         var i = 0
         if start >= 0 {
-            let count = Int(self.layout.countsPointer[slot])
-            let types = self.types + Int(start)
-            let classes = self.layout.typeClass
-            let limits = self.layout.typeLimit
+            let count = Int(self.counts[slot])
+            let kinds = self.fieldKinds + Int(start)
+            let limits = self.fieldLimits + Int(start)
             while i < count && p < fieldsEnd {
-                let t = types[i]
-                let cls = classes[Int(t)]
+                let k = kinds[i]
                 var v: UInt64
-                if cls == 0 {
-                    guard let u = readVarint(base, &p, fieldsEnd), u <= limits[Int(t)] else { throw self.malformed(i, t, p) }
-                    v = u
-                } else if cls == 1 {
-                    guard let u = readVarint(base, &p, fieldsEnd) else { throw self.malformed(i, t, p) }
-                    let z = zigzagDecode(u)
-                    guard z >= Int64(Int32.min), z <= Int64(Int32.max) else { throw self.malformed(i, t, p) }
-                    v = UInt64(bitPattern: z)
-                } else if t == FieldType.address.rawValue || t == FieldType.callRef.rawValue {
-                    let at = p
-                    guard readVarint(base, &p, fieldsEnd) != nil, readVarint(base, &p, fieldsEnd) != nil else {
-                        throw self.malformed(i, t, p)
+                if _fastPath(k < FieldLayout.compoundField) {
+                    // A scalar: one varint within its type's limit (signed types: the zigzag
+                    // encoding ≤ UInt32.max is exactly an Int32). Decoded without a branch on
+                    // the sign: a branch per field on the type mispredicts.
+                    guard let u = readVarint(base, &p, fieldsEnd), u <= limits[i] else {
+                        throw self.malformed(i, self.types[Int(start) &+ i], p)
                     }
-                    v = UInt64(at) << 32 | UInt64(p &- at)
-                } else if t == FieldType.bufferListEx.rawValue || t == FieldType.bufferList.rawValue {
-                    let at = p
-                    guard let n = readVarint(base, &p, fieldsEnd), n <= UInt64(TraceFormat.maxListEntries) else {
-                        throw self.malformed(i, t, p)
-                    }
-                    let extra = t == FieldType.bufferListEx.rawValue ? 3 : 2
-                    for _ in 0..<Int(n) {
-                        guard let len = readVarint(base, &p, fieldsEnd), len <= UInt64(UInt32.max) else {
-                            throw self.malformed(i, t, p)
-                        }
-                        for _ in 0..<extra where readVarint(base, &p, fieldsEnd) == nil { throw self.malformed(i, t, p) }
-                    }
-                    v = UInt64(at) << 32 | UInt64(p &- at)
+                    let signed = 0 &- UInt64(k)  // all ones for a signed field
+                    let z = (u &>> 1) ^ (0 &- (u & 1))
+                    v = (z & signed) | (u & ~signed)
                 } else {
+                    let t = self.types[Int(start) &+ i]
                     let at = p
-                    guard skipCompound(base, t, &p, fieldsEnd) else { throw self.malformed(i, t, p) }
+                    guard checkCompound(base, t, &p, fieldsEnd) else { throw self.malformed(i, t, p) }
                     v = UInt64(at) << 32 | UInt64(p &- at)
                 }
                 r.slots[i] = v
@@ -188,7 +225,8 @@ public struct SegmentDecoder {
         self.tscPosition = tp
         self.lastTSC = tsc
         self.lastThread = thread
-        self.threads.set(thread, seq)
+        self.seenIn[Int(thread)] = self.generation
+        self.lastSeq[Int(thread)] = seq
         self.index &+= 1
     }
 
@@ -208,6 +246,71 @@ public struct SegmentDecoder {
         }
         r.fieldCount = i
     }
+}
+
+/// Checks a compound field of type `t` at `p` (field bytes end at `fieldsEnd`) and moves `p` to
+/// its end; false when malformed. A free function: a decoder method called from the mutating
+/// `next` gets a copy of the decoder.
+@inline(__always)
+func checkCompound(_ base: UnsafeRawPointer, _ t: UInt8, _ p: inout Int, _ fieldsEnd: Int) -> Bool {
+    if t == FieldType.address.rawValue || t == FieldType.callRef.rawValue {
+        return readVarint(base, &p, fieldsEnd) != nil && readVarint(base, &p, fieldsEnd) != nil
+    }
+    if t == FieldType.bufferListEx.rawValue || t == FieldType.bufferList.rawValue {
+        guard let n = readVarint(base, &p, fieldsEnd), n <= UInt64(TraceFormat.maxListEntries) else { return false }
+        let extra = t == FieldType.bufferListEx.rawValue ? 3 : 2
+        for _ in 0..<Int(n) {
+            guard let len = readVarint(base, &p, fieldsEnd), len <= UInt64(UInt32.max) else { return false }
+            for _ in 0..<extra where readVarint(base, &p, fieldsEnd) == nil { return false }
+        }
+        return true
+    }
+    if t == FieldType.payload.rawValue && p < fieldsEnd && base.load(fromByteOffset: p, as: UInt8.self) == 0 {
+        p &+= 1  // policy 0: nothing follows (the usual payload)
+        return true
+    }
+    return skipCompound(base, t, &p, fieldsEnd)
+}
+
+/// The event kind of a validated op byte's kind bits (1–5), without the out-of-line
+/// `init(rawValue:)`.
+@inline(__always)
+func eventKind(_ raw: UInt8) -> EventKind {
+    switch raw {
+    case 1: return .enter
+    case 2: return .leave
+    case 3: return .completion
+    case 4: return .upcall
+    default: return .lookup
+    }
+}
+
+/// ``readVarint``, reading 8 bytes at once when they lie inside the body (`p ≤ wordEnd`, the
+/// body's size - 8): the varint's end is the first byte with its high bit clear, found by a count
+/// of trailing zeros, and its 7-bit groups are packed by three mask-and-shift steps, without a
+/// branch on its length (lengths vary from field to field and such branches mispredict).
+/// A varint that does not end within the 8 bytes or within `end` (a stream's or a record's end)
+/// goes to ``readVarint``, which returns it or nil exactly as before.
+///
+/// Safe: the word read is bounds-checked against the body (`p ≤ wordEnd`); bytes of it past the
+/// varint's end are masked off, and a varint ending past `end` is refused by the exact path.
+@inline(__always)
+func readVarintWord(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int, _ wordEnd: Int) -> UInt64? {
+    if _fastPath(p <= wordEnd) {
+        let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+        let stops = ~x & 0x8080_8080_8080_8080
+        let length = (stops.trailingZeroBitCount &+ 1) &>> 3  // 1…8 (8 also when no byte stops)
+        if _fastPath(stops != 0 && length <= end &- p) {
+            p &+= length
+            // The varint's bytes (up to and including the stop bit's byte), without their high bits.
+            var v = x & (stops ^ (stops &- 1)) & 0x7F7F_7F7F_7F7F_7F7F
+            v = (v & 0x007F_007F_007F_007F) | ((v & 0x7F00_7F00_7F00_7F00) &>> 1)
+            v = (v & 0x0000_3FFF_0000_3FFF) | ((v & 0x3FFF_0000_3FFF_0000) &>> 2)
+            v = (v & 0x0000_0000_0FFF_FFFF) | ((v & 0x0FFF_FFFF_0000_0000) &>> 4)
+            return v
+        }
+    }
+    return readVarint(base, &p, end)
 }
 
 /// A LEB128 varint at `p` (< `end`), or nil when it runs past `end` or past 64 bits.
@@ -342,9 +445,9 @@ func skipCompound(_ base: UnsafeRawPointer, _ t: UInt8, _ p: inout Int, _ end: I
 public final class ThreadSequences {
     /// Indexed by thread capture id (≤ maxThreadID): the segment generation the thread was last
     /// seen in, and its last sequence there. calloc'd: untouched pages cost nothing.
-    private let seenIn: UnsafeMutablePointer<UInt32>
-    private let lastSeq: UnsafeMutablePointer<UInt64>
-    private var generation: UInt32 = 0
+    let seenIn: UnsafeMutablePointer<UInt32>
+    let lastSeq: UnsafeMutablePointer<UInt64>
+    private(set) var generation: UInt32 = 0
     static let capacity = Int(TraceFormat.maxThreadID) + 1
 
     public init() {
@@ -393,18 +496,9 @@ extension SegmentDecoder {
 
     /// A decoder over a record stream being built (fields only; no header).
     init(fieldsOf base: UnsafeRawPointer, end: Int) {
-        let layout = FieldLayout.compiled
-        self.header = SegmentHeader(eventCount: 0, segment: 0, firstSequence: 0, baseTSC: 0, recordsLength: UInt32(end),
-                                    tscLength: 0)
-        self.base = base
-        self.recordsEnd = end
-        self.tscEnd = end
-        self.position = 0
-        self.tscPosition = end
-        self.lastTSC = 0
-        self.layout = layout
-        self.types = UnsafePointer(layout.typesPointer)
-        self.threads = Self.fieldsOnlyThreads
+        self.init(header: SegmentHeader(eventCount: 0, segment: 0, firstSequence: 0, baseTSC: 0, recordsLength: UInt32(end),
+                                        tscLength: 0),
+                  base: base, recordsStart: 0, recordsEnd: end, tscEnd: end, bodyEnd: end, threads: Self.fieldsOnlyThreads)
     }
 }
 
