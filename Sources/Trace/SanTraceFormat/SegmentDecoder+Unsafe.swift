@@ -175,7 +175,7 @@ public struct SegmentDecoder {
         }
         let fieldsEnd = p &+ Int(truncatingIfNeeded: length)
         var tp = self.tscPosition
-        guard let delta = readVarint(base, &tp, self.tscEnd) else {
+        guard let delta = readVarintWord(base, &tp, self.tscEnd, wordEnd) else {
             throw self.failure(.tscStreamEnds, at: self.tscPosition)
         }
         let tsc = self.lastTSC &+ UInt64(bitPattern: zigzagDecode(delta))
@@ -200,17 +200,19 @@ public struct SegmentDecoder {
                 if _fastPath(k < FieldLayout.compoundField) {
                     // A scalar: one varint within its type's limit (signed types: the zigzag
                     // encoding ≤ UInt32.max is exactly an Int32). Decoded without a branch on
-                    // the sign: a branch per field on the type mispredicts.
+                    // the sign.
                     guard let u = readVarint(base, &p, fieldsEnd), u <= limits[i] else {
                         throw self.malformed(i, self.types[Int(start) &+ i], p)
                     }
-                    let signed = 0 &- UInt64(k)  // all ones for a signed field
-                    let z = (u &>> 1) ^ (0 &- (u & 1))
-                    v = (z & signed) | (u & ~signed)
+                    // Zigzag for s = 1 (signed), the identity for s = 0.
+                    let s = UInt64(k)
+                    v = (u &>> s) ^ (0 &- (u & s))
                 } else {
                     let t = self.types[Int(start) &+ i]
                     let at = p
-                    guard checkCompound(base, t, &p, fieldsEnd) else { throw self.malformed(i, t, p) }
+                    let q = checkCompound(base, t, p, fieldsEnd)
+                    guard q >= 0 else { throw self.malformed(i, t, p) }
+                    p = q
                     v = UInt64(at) << 32 | UInt64(p &- at)
                 }
                 r.slots[i] = v
@@ -248,9 +250,16 @@ public struct SegmentDecoder {
     }
 }
 
-/// Checks a compound field of type `t` at `p` (field bytes end at `fieldsEnd`) and moves `p` to
-/// its end; false when malformed. A free function: a decoder method called from the mutating
-/// `next` gets a copy of the decoder.
+/// Checks a compound field of type `t` at `p0` (field bytes end at `fieldsEnd`): the position
+/// after it, or -1 when malformed. A free function (a decoder method called from the mutating
+/// `next` gets a copy of the decoder), out of line and taking the position by value (see
+/// ``readVarintSlow``).
+@inline(never)
+func checkCompound(_ base: UnsafeRawPointer, _ t: UInt8, _ p0: Int, _ fieldsEnd: Int) -> Int {
+    var p = p0
+    return checkCompound(base, t, &p, fieldsEnd) ? p : -1
+}
+
 @inline(__always)
 func checkCompound(_ base: UnsafeRawPointer, _ t: UInt8, _ p: inout Int, _ fieldsEnd: Int) -> Bool {
     if t == FieldType.address.rawValue || t == FieldType.callRef.rawValue {
@@ -335,26 +344,29 @@ func readVarint(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int) -> UInt64?
             return UInt64(b0 & 0x7F) | UInt64(b1 & 0x7F) << 7 | UInt64(b2) << 14
         }
     }
-    return readVarintSlow(base, &p, end)
+    let (v, q) = readVarintSlow(base, p, end)
+    guard q >= 0 else { return nil }
+    p = q
+    return v
 }
 
+/// The general case of ``readVarint``: (value, position after it), or (0, -1) when malformed.
+/// Takes and returns the position by value: an `inout` position passed to a function that is
+/// not inlined lives in memory for the whole caller's loop.
 @inline(never)
-func readVarintSlow(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int) -> UInt64? {
+func readVarintSlow(_ base: UnsafeRawPointer, _ p: Int, _ end: Int) -> (UInt64, Int) {
     var q = p
     var v: UInt64 = 0
     var shift: UInt64 = 0
     while q < end {
         let b = base.load(fromByteOffset: q, as: UInt8.self)
         q &+= 1
-        if shift == 63 && b > 1 { return nil }
+        if shift == 63 && b > 1 { return (0, -1) }
         v |= UInt64(b & 0x7F) << shift
-        if b < 0x80 {
-            p = q
-            return v
-        }
+        if b < 0x80 { return (v, q) }
         shift &+= 7
     }
-    return nil
+    return (0, -1)
 }
 
 /// Decodes one field of type `t` at `p`, checking bounds and limits: scalars give their value

@@ -63,7 +63,11 @@ while !args.isEmpty {
         exit(0)
     case "--decode-loop":
         // Profiling aid: decode the write_bw trace's bodies for N seconds (perf record … --decode-loop 5).
-        let seconds = Double(args.removeFirst())!
+        // A count instead ("--decode-loop x3"): that many passes, for instruction counts
+        // (valgrind --tool=cachegrind … --decode-loop x1).
+        let arg = args.removeFirst()
+        let passes = arg.hasPrefix("x") ? Int(arg.dropFirst())! : Int.max
+        let seconds = arg.hasPrefix("x") ? .infinity : Double(arg)!
         let reader = try TraceReader(path: "\(out)/write_bw.santrace")
         var bodies: [ByteBuffer] = []
         for s in reader.segments {
@@ -75,7 +79,9 @@ while !args.isEmpty {
         var r = EventRecord()
         var n: UInt64 = 0
         let t0 = now()
-        while now() - t0 < seconds {
+        var pass = 0
+        while now() - t0 < seconds && pass < passes {
+            pass += 1
             for b in bodies {
                 var d = try SegmentDecoder(body: b.bytes, threads: threads)
                 while try d.next(into: &r) { n &+= 1 }
