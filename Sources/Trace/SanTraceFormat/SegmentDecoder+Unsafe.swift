@@ -23,9 +23,6 @@ public struct SegmentDecoder {
     unowned(unsafe) let layout: FieldLayout
     let types: UnsafePointer<UInt8>
     let threads: ThreadSequences
-    /// The last offset at which 8 bytes can be read inside the body (its size - 8): word reads of
-    /// varints stay within the body, and bytes past a stream's end are never taken for part of it.
-    let wordEnd: Int
     /// The layout's and the thread state's tables, held directly so the hot path loads them
     /// without going through the objects.
     let starts: UnsafePointer<Int32>
@@ -43,11 +40,11 @@ public struct SegmentDecoder {
         threads.newSegment()
         let recordsEnd = TraceFormat.segmentHeaderSize + Int(header.recordsLength)
         self.init(header: header, base: body.baseAddress!, recordsStart: TraceFormat.segmentHeaderSize,
-                  recordsEnd: recordsEnd, tscEnd: recordsEnd + Int(header.tscLength), bodyEnd: body.count,
+                  recordsEnd: recordsEnd, tscEnd: recordsEnd + Int(header.tscLength),
                   threads: threads)
     }
 
-    init(header: SegmentHeader, base: UnsafeRawPointer, recordsStart: Int, recordsEnd: Int, tscEnd: Int, bodyEnd: Int,
+    init(header: SegmentHeader, base: UnsafeRawPointer, recordsStart: Int, recordsEnd: Int, tscEnd: Int,
          threads: ThreadSequences) {
         let layout = FieldLayout.compiled
         self.header = header
@@ -60,7 +57,6 @@ public struct SegmentDecoder {
         self.layout = layout
         self.types = UnsafePointer(layout.typesPointer)
         self.threads = threads
-        self.wordEnd = bodyEnd &- 8
         self.starts = UnsafePointer(layout.startsPointer)
         self.counts = UnsafePointer(layout.countsPointer)
         self.fieldKinds = UnsafePointer(layout.fieldKindsPointer)
@@ -133,7 +129,6 @@ public struct SegmentDecoder {
         // Varints are read with ``readVarintWord`` (branch-free within 8 bytes, exact fallback).
         let base = self.base
         let end = self.recordsEnd
-        let wordEnd = self.wordEnd
         var p = self.position
         let recordStart = p
         guard p < end else { throw self.failure(.recordStreamEnds, at: p) }
@@ -175,7 +170,7 @@ public struct SegmentDecoder {
         }
         let fieldsEnd = p &+ Int(truncatingIfNeeded: length)
         var tp = self.tscPosition
-        guard let delta = readVarintWord(base, &tp, self.tscEnd, wordEnd) else {
+        guard let delta = readVarint(base, &tp, self.tscEnd) else {
             throw self.failure(.tscStreamEnds, at: self.tscPosition)
         }
         let tsc = self.lastTSC &+ UInt64(bitPattern: zigzagDecode(delta))
@@ -292,34 +287,6 @@ func eventKind(_ raw: UInt8) -> EventKind {
     case 4: return .upcall
     default: return .lookup
     }
-}
-
-/// ``readVarint``, reading 8 bytes at once when they lie inside the body (`p ≤ wordEnd`, the
-/// body's size - 8): the varint's end is the first byte with its high bit clear, found by a count
-/// of trailing zeros, and its 7-bit groups are packed by three mask-and-shift steps, without a
-/// branch on its length (lengths vary from field to field and such branches mispredict).
-/// A varint that does not end within the 8 bytes or within `end` (a stream's or a record's end)
-/// goes to ``readVarint``, which returns it or nil exactly as before.
-///
-/// Safe: the word read is bounds-checked against the body (`p ≤ wordEnd`); bytes of it past the
-/// varint's end are masked off, and a varint ending past `end` is refused by the exact path.
-@inline(__always)
-func readVarintWord(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int, _ wordEnd: Int) -> UInt64? {
-    if _fastPath(p <= wordEnd) {
-        let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: p, as: UInt64.self))
-        let stops = ~x & 0x8080_8080_8080_8080
-        let length = (stops.trailingZeroBitCount &+ 1) &>> 3  // 1…8 (8 also when no byte stops)
-        if _fastPath(stops != 0 && length <= end &- p) {
-            p &+= length
-            // The varint's bytes (up to and including the stop bit's byte), without their high bits.
-            var v = x & (stops ^ (stops &- 1)) & 0x7F7F_7F7F_7F7F_7F7F
-            v = (v & 0x007F_007F_007F_007F) | ((v & 0x7F00_7F00_7F00_7F00) &>> 1)
-            v = (v & 0x0000_3FFF_0000_3FFF) | ((v & 0x3FFF_0000_3FFF_0000) &>> 2)
-            v = (v & 0x0000_0000_0FFF_FFFF) | ((v & 0x0FFF_FFFF_0000_0000) &>> 4)
-            return v
-        }
-    }
-    return readVarint(base, &p, end)
 }
 
 /// A LEB128 varint at `p` (< `end`), or nil when it runs past `end` or past 64 bits.
@@ -510,7 +477,7 @@ extension SegmentDecoder {
     init(fieldsOf base: UnsafeRawPointer, end: Int) {
         self.init(header: SegmentHeader(eventCount: 0, segment: 0, firstSequence: 0, baseTSC: 0, recordsLength: UInt32(end),
                                         tscLength: 0),
-                  base: base, recordsStart: 0, recordsEnd: end, tscEnd: end, bodyEnd: end, threads: Self.fieldsOnlyThreads)
+                  base: base, recordsStart: 0, recordsEnd: end, tscEnd: end, threads: Self.fieldsOnlyThreads)
     }
 }
 
