@@ -33,7 +33,7 @@ public final class FieldLayout: @unchecked Sendable {
     let fieldLimitsPointer: UnsafeMutablePointer<UInt64>
     static let unsignedField: UInt8 = 0
     static let signedField: UInt8 = 1
-    static let compoundField: UInt8 = 2
+    @usableFromInline static let compoundField: UInt8 = 2
 
     public static let compiled = FieldLayout()
 

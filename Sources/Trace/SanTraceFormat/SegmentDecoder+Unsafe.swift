@@ -10,28 +10,28 @@ import Glibc
 /// against the end of the stream it belongs to.
 public struct SegmentDecoder {
     public let header: SegmentHeader
-    let base: UnsafeRawPointer
-    let recordsEnd: Int
-    let tscEnd: Int
-    var position: Int
-    var tscPosition: Int
-    var index: UInt32 = 0
-    var lastTSC: UInt64
-    var lastThread: UInt32 = 0
+    @usableFromInline let base: UnsafeRawPointer
+    @usableFromInline let recordsEnd: Int
+    @usableFromInline let tscEnd: Int
+    @usableFromInline var position: Int
+    @usableFromInline var tscPosition: Int
+    @usableFromInline var index: UInt32 = 0
+    @usableFromInline var lastTSC: UInt64
+    @usableFromInline var lastThread: UInt32 = 0
     /// Always `FieldLayout.compiled`, which is immortal: unowned(unsafe) spares the reference
     /// counting a copy of the decoder would otherwise cost.
-    unowned(unsafe) let layout: FieldLayout
-    let types: UnsafePointer<UInt8>
-    let threads: ThreadSequences
+    @usableFromInline unowned(unsafe) let layout: FieldLayout
+    @usableFromInline let types: UnsafePointer<UInt8>
+    @usableFromInline let threads: ThreadSequences
     /// The layout's and the thread state's tables, held directly so the hot path loads them
     /// without going through the objects.
-    let starts: UnsafePointer<Int32>
-    let counts: UnsafePointer<UInt8>
-    let fieldKinds: UnsafePointer<UInt8>
-    let fieldLimits: UnsafePointer<UInt64>
-    let seenIn: UnsafeMutablePointer<UInt32>
-    let lastSeq: UnsafeMutablePointer<UInt64>
-    let generation: UInt32
+    @usableFromInline let starts: UnsafePointer<Int32>
+    @usableFromInline let counts: UnsafePointer<UInt8>
+    @usableFromInline let fieldKinds: UnsafePointer<UInt8>
+    @usableFromInline let fieldLimits: UnsafePointer<UInt64>
+    @usableFromInline let seenIn: UnsafeMutablePointer<UInt32>
+    @usableFromInline let lastSeq: UnsafeMutablePointer<UInt64>
+    @usableFromInline let generation: UInt32
 
     /// Starts decoding `body`, which must stay valid and unchanged while the decoder is used.
     /// `threads` is scratch state (reuse one per reader to avoid allocating per segment).
@@ -74,7 +74,7 @@ public struct SegmentDecoder {
 
     /// Decodes the next event into `record`; false at the end of the segment (after checking that
     /// both streams were consumed exactly).
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next(into record: inout EventRecord) throws(TraceFormatError) -> Bool {
         guard self.index < self.header.eventCount else {
             try self.checkEnd()
@@ -84,7 +84,7 @@ public struct SegmentDecoder {
         return true
     }
 
-    @inline(never)
+    @usableFromInline @inline(never)
     func checkEnd() throws(TraceFormatError) {
         guard self.position == self.recordsEnd else {
             throw self.fail("\(self.recordsEnd - self.position) bytes after the last record", at: self.position)
@@ -103,12 +103,12 @@ public struct SegmentDecoder {
     /// What can be wrong with a record's framing. The messages are built out of line
     /// (``failure(_:at:)``): string interpolation in the hot function costs it a large stack
     /// frame and spilled registers.
-    enum Framing {
+    @usableFromInline enum Framing {
         case recordStreamEnds, badOp(UInt8), badFunction, badThread, sameThreadFirst, unseenThread(UInt32)
         case sequencePastEnd, lengthPastEnd, tscStreamEnds
     }
 
-    @inline(never)
+    @usableFromInline @inline(never)
     func failure(_ f: Framing, at offset: Int) -> TraceFormatError {
         switch f {
         case .recordStreamEnds: return self.fail("record stream ends early", at: offset)
@@ -123,7 +123,7 @@ public struct SegmentDecoder {
         }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     mutating func decode(into r: inout EventRecord) throws(TraceFormatError) {
         // Everything in locals: the hot loop must not copy the decoder or touch reference counts.
         // Varints are read with ``readVarintWord`` (branch-free within 8 bytes, exact fallback).
@@ -227,7 +227,7 @@ public struct SegmentDecoder {
         self.index &+= 1
     }
 
-    @inline(never)
+    @usableFromInline @inline(never)
     func malformed(_ i: Int, _ t: UInt8, _ p: Int) -> TraceFormatError {
         self.fail("field \(i) (\(FieldType(rawValue: t).map { "\($0)" } ?? "type \(t)")) is malformed", at: p)
     }
@@ -249,7 +249,7 @@ public struct SegmentDecoder {
 /// after it, or -1 when malformed. A free function (a decoder method called from the mutating
 /// `next` gets a copy of the decoder), out of line and taking the position by value (see
 /// ``readVarintSlow``).
-@inline(never)
+@usableFromInline @inline(never)
 func checkCompound(_ base: UnsafeRawPointer, _ t: UInt8, _ p0: Int, _ fieldsEnd: Int) -> Int {
     var p = p0
     return checkCompound(base, t, &p, fieldsEnd) ? p : -1
@@ -278,7 +278,7 @@ func checkCompound(_ base: UnsafeRawPointer, _ t: UInt8, _ p: inout Int, _ field
 
 /// The event kind of a validated op byte's kind bits (1–5), without the out-of-line
 /// `init(rawValue:)`.
-@inline(__always)
+@inlinable @inline(__always)
 func eventKind(_ raw: UInt8) -> EventKind {
     switch raw {
     case 1: return .enter
@@ -290,7 +290,7 @@ func eventKind(_ raw: UInt8) -> EventKind {
 }
 
 /// A LEB128 varint at `p` (< `end`), or nil when it runs past `end` or past 64 bits.
-@inline(__always)
+@inlinable @inline(__always)
 func readVarint(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int) -> UInt64? {
     guard p < end else { return nil }
     let b0 = base.load(fromByteOffset: p, as: UInt8.self)
@@ -320,7 +320,7 @@ func readVarint(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int) -> UInt64?
 /// The general case of ``readVarint``: (value, position after it), or (0, -1) when malformed.
 /// Takes and returns the position by value: an `inout` position passed to a function that is
 /// not inlined lives in memory for the whole caller's loop.
-@inline(never)
+@usableFromInline @inline(never)
 func readVarintSlow(_ base: UnsafeRawPointer, _ p: Int, _ end: Int) -> (UInt64, Int) {
     var q = p
     var v: UInt64 = 0
