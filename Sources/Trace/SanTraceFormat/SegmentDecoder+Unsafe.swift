@@ -136,7 +136,9 @@ public struct SegmentDecoder {
         p &+= 1
         let kindRaw = op & RecordOp.kindMask
         guard op & RecordOp.reservedMask == 0, kindRaw &- 1 < 5 else { throw self.failure(.badOp(op), at: recordStart) }
-        var function: UInt16 = FunctionID.none.rawValue
+        // FunctionID.none, as a literal: inlined into another module, the static would be read
+        // through its accessor at every event.
+        var function: UInt16 = 0xFFFF
         var slot = FieldLayout.slot(kindRaw, 0)
         if (0x16 &>> kindRaw) & 1 != 0 {  // ENTER (1), LEAVE (2) and UPCALL (4) name their function
             guard let f = readVarint(base, &p, end), f <= UInt64(FunctionID.maxRawValue) else {
