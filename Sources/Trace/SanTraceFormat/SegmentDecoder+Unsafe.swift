@@ -207,9 +207,17 @@ public struct SegmentDecoder {
                 } else {
                     let t = self.types[Int(start) &+ i]
                     let at = p
-                    let q = checkCompound(base, t, p, fieldsEnd)
-                    guard q >= 0 else { throw self.malformed(i, t, p) }
-                    p = q
+                    if t == FieldType.payload.rawValue && base.load(fromByteOffset: p, as: UInt8.self) == 0 {
+                        p &+= 1  // the usual payload: policy 0, nothing follows (p < fieldsEnd: loop condition)
+                    } else if t == FieldType.callRef.rawValue || t == FieldType.address.rawValue {
+                        guard readVarint(base, &p, fieldsEnd) != nil, readVarint(base, &p, fieldsEnd) != nil else {
+                            throw self.malformed(i, t, p)
+                        }
+                    } else {
+                        let q = checkCompound(base, t, p, fieldsEnd)
+                        guard q >= 0 else { throw self.malformed(i, t, p) }
+                        p = q
+                    }
                     v = UInt64(at) << 32 | UInt64(p &- at)
                 }
                 r.slots[i] = v
