@@ -274,11 +274,8 @@ public final class TraceCursor {
     let segments: [SegmentInfo]
     let filter: TraceFilter
     private var nextSegment = 0
-    /// The current segment's decoder, in memory the cursor owns (not Optional: an optional struct
-    /// would be copied per event; not a stored `var` either: a mutating call on a class's stored
-    /// struct copies it out and back, ~200 bytes per event). Unsafe code: allocated and
-    /// initialized in init, deinitialized and freed in deinit, used by this cursor only.
-    private let decoder: UnsafeMutablePointer<SegmentDecoder>
+    /// The current segment's decoder, in memory the cursor owns (TraceCursor+Unsafe.swift).
+    let decoder: UnsafeMutablePointer<SegmentDecoder>
     private var decoding = false
     private let unfiltered: Bool
     private let body = ByteBuffer(capacity: 1 << 20)
@@ -293,8 +290,7 @@ public final class TraceCursor {
         self.segments = segments
         self.filter = filter
         self.unfiltered = filter.isEmpty
-        self.decoder = .allocate(capacity: 1)
-        self.decoder.initialize(to: SegmentDecoder())
+        self.decoder = Self.allocateDecoder()
         if let fns = filter.functions {
             var m: (UInt64, UInt64) = (0, 0)
             for f in fns where f.rawValue < 128 {
@@ -305,8 +301,7 @@ public final class TraceCursor {
     }
 
     deinit {
-        self.decoder.deinitialize(count: 1)
-        self.decoder.deallocate()
+        Self.freeDecoder(self.decoder)
     }
 
     /// The next matching event; false at the end.
@@ -316,7 +311,7 @@ public final class TraceCursor {
                 guard try self.startNextSegment() else { return false }
             }
             do throws(TraceFormatError) {
-                if try self.decoder.pointee.next(into: &r) {
+                if try self.decodeNext(into: &r) {
                     if self.unfiltered || self.matches(r) { return true }
                 } else {
                     self.decoding = false
@@ -341,7 +336,7 @@ public final class TraceCursor {
                   UInt64(d.header.eventCount) == info.events else {
                 throw TraceFormatError(.corruptRecord, "segment header (number \(d.header.segment), first \(d.header.firstSequence), \(d.header.eventCount) events) disagrees with its row")
             }
-            self.decoder.pointee = d
+            self.startDecoding(d)
             self.decoding = true
         } catch {
             throw error.at(file: self.reader.path, segment: info.id)
