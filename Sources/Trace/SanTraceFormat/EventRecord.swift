@@ -50,7 +50,13 @@ public struct EventRecord {
 
     /// A scalar field's raw value (0 when absent).
     @inlinable @inline(__always)
-    public func value(_ i: Int) -> UInt64 { i < self.fieldCount ? self.slots[i] : 0 }
+    public func value(_ i: Int) -> UInt64 { i < self.fieldCount ? self.slot(i) : 0 }
+
+    /// Slot `i` (< 16, checked), read through a span: subscripting the InlineArray of a borrowed
+    /// record copies all 128 bytes of it first (Swift 6.3), which made reading a field cost more
+    /// than decoding it.
+    @inlinable @inline(__always)
+    func slot(_ i: Int) -> UInt64 { self.slots.span[i] }
 
     /// A signed field (`i32`, `wsaError`).
     @inlinable @inline(__always)
@@ -60,7 +66,7 @@ public struct EventRecord {
     @inlinable
     func span(_ i: Int) -> UnsafeRawBufferPointer? {
         guard i < self.fieldCount, let b = self.body, let t = self.type(i), t.isCompound else { return nil }
-        let s = self.slots[i]
+        let s = self.slot(i)
         return UnsafeRawBufferPointer(start: b + Int(s >> 32), count: Int(s & 0xFFFF_FFFF))
     }
 

@@ -25,6 +25,15 @@ public final class FieldLayout: @unchecked Sendable {
     /// allowed. Branches on these predict better than a jump on the type.
     let typeClass: UnsafeMutablePointer<UInt8>
     let typeLimit: UnsafeMutablePointer<UInt64>
+    /// Parallel to `typesPointer`, for the decoder's hot loop (one load per field, no lookup by
+    /// type): each field's kind (``unsignedField``, ``signedField``, ``compoundField``) and the
+    /// largest value its varint may hold (a signed field's zigzag encoding: ≤ UInt32.max is
+    /// exactly an Int32).
+    let fieldKindsPointer: UnsafeMutablePointer<UInt8>
+    let fieldLimitsPointer: UnsafeMutablePointer<UInt64>
+    static let unsignedField: UInt8 = 0
+    static let signedField: UInt8 = 1
+    @usableFromInline static let compoundField: UInt8 = 2
 
     public static let compiled = FieldLayout()
 
@@ -89,9 +98,18 @@ public final class FieldLayout: @unchecked Sendable {
                 self.typeClass[i] = 2
             }
         }
+        self.fieldKindsPointer = .allocate(capacity: max(types.count, 1))
+        self.fieldLimitsPointer = .allocate(capacity: max(types.count, 1))
+        for (i, t) in types.enumerated() {
+            let cls = self.typeClass[Int(t)]
+            (self.fieldKindsPointer + i).initialize(to: cls == 0 ? Self.unsignedField : cls == 1 ? Self.signedField : Self.compoundField)
+            (self.fieldLimitsPointer + i).initialize(to: cls == 1 ? UInt64(UInt32.max) : self.typeLimit[Int(t)])
+        }
     }
 
     deinit {
+        self.fieldKindsPointer.deallocate()
+        self.fieldLimitsPointer.deallocate()
         self.typesPointer.deallocate()
         self.startsPointer.deallocate()
         self.countsPointer.deallocate()

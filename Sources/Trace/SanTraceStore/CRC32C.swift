@@ -1,6 +1,13 @@
+import CSanSupport
+
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78, init and final xor 0xFFFFFFFF) of a
-/// segment blob, stored in `segments.crc32c` (Docs/TraceFormat.md §Checksums). Slicing-by-8.
+/// segment blob, stored in `segments.crc32c` (Docs/TraceFormat.md §Checksums). With the SSE4.2
+/// `crc32` instruction when the CPU has it (csan_crc32c.h, ~5× faster: it was 4 % of reading a
+/// trace), slicing-by-8 tables otherwise.
 public enum CRC32C {
+    /// Whether the CPU has SSE4.2 (asked once).
+    static let hardware = csan_crc32c_available() != 0
+
     static let tables: [UInt32] = {
         var t = [UInt32](repeating: 0, count: 8 * 256)
         for i in 0..<256 {
@@ -19,6 +26,13 @@ public enum CRC32C {
 
     /// The checksum of `bytes`.
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress else { return 0 }
+        if Self.hardware { return csan_crc32c_update(0xFFFF_FFFF, base, bytes.count) ^ 0xFFFF_FFFF }
+        return Self.software(bytes)
+    }
+
+    /// Slicing-by-8 (also what the tests compare the instruction against).
+    static func software(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var crc: UInt32 = 0xFFFF_FFFF
         guard let base = bytes.baseAddress else { return 0 }
         var i = 0

@@ -2,7 +2,7 @@ import CLZ4
 import SanTraceFormat
 
 /// LZ4 frames (lz4frame.h) for segment blobs: content checksum on (XXH32 of the decompressed
-/// body, checked by liblz4 at the end of every decode), content size recorded, block checksums
+/// body, checked at the end of every decode, by our XXH32: XXH32+Unsafe.swift), content size recorded, block checksums
 /// off (the segment row's CRC-32C covers the compressed bytes). Unsafe code: calls the C API with
 /// raw buffers. One instance per thread; it keeps its contexts and scratch buffers.
 public final class LZ4Frame {
@@ -90,16 +90,20 @@ public final class LZ4Frame {
         out.reserve(size)
         var inPos = consumed
         var outPos = 0
+        // liblz4 still reads the content checksum but leaves checking it to us (below): its
+        // own XXH32 is several times slower than ours (XXH32+Unsafe.swift).
+        var options = LZ4F_decompressOptions_t()
+        options.skipChecksums = 1
         while true {
             var dstSize = size - outPos
             var srcSize = frame.count - inPos
-            let r = LZ4F_decompress(self.dctx, out.base + outPos, &dstSize, src + inPos, &srcSize, nil)
+            let r = LZ4F_decompress(self.dctx, out.base + outPos, &dstSize, src + inPos, &srcSize, &options)
             guard LZ4F_isError(r) == 0 else {
                 throw TraceFormatError(.checksum, "LZ4: \(String(cString: LZ4F_getErrorName(r)))", offset: inPos)
             }
             inPos += srcSize
             outPos += dstSize
-            if r == 0 { break }  // frame complete, content checksum verified by liblz4
+            if r == 0 { break }  // frame complete (the content checksum is checked below)
             if srcSize == 0 && dstSize == 0 {
                 throw TraceFormatError(.checksum, "LZ4 frame is truncated", offset: inPos)
             }
@@ -109,6 +113,15 @@ public final class LZ4Frame {
         }
         guard outPos == size else {
             throw TraceFormatError(.checksum, "LZ4 frame gave \(outPos) bytes, declared \(size)")
+        }
+        // The frame ends with the content checksum (after the end mark; nothing may follow,
+        // checked above): XXH32 of the decompressed body.
+        guard frame.count >= consumed + 8 else { throw TraceFormatError(.checksum, "LZ4 frame is truncated", offset: inPos) }
+        let stored = UInt32(littleEndian: frame.loadUnaligned(fromByteOffset: frame.count - 4, as: UInt32.self))
+        let actual = XXH32.hash(UnsafeRawBufferPointer(start: out.base, count: outPos))
+        guard stored == actual else {
+            throw TraceFormatError(.checksum, "LZ4 content checksum mismatch (body 0x\(String(actual, radix: 16)), frame 0x\(String(stored, radix: 16)))",
+                                   offset: frame.count - 4)
         }
         out.count = outPos
     }

@@ -274,8 +274,8 @@ public final class TraceCursor {
     let segments: [SegmentInfo]
     let filter: TraceFilter
     private var nextSegment = 0
-    /// The current segment's decoder (not Optional: an optional struct would be copied per event).
-    private var decoder = SegmentDecoder()
+    /// The current segment's decoder, in memory the cursor owns (TraceCursor+Unsafe.swift).
+    let decoder: UnsafeMutablePointer<SegmentDecoder>
     private var decoding = false
     private let unfiltered: Bool
     private let body = ByteBuffer(capacity: 1 << 20)
@@ -290,6 +290,7 @@ public final class TraceCursor {
         self.segments = segments
         self.filter = filter
         self.unfiltered = filter.isEmpty
+        self.decoder = Self.allocateDecoder()
         if let fns = filter.functions {
             var m: (UInt64, UInt64) = (0, 0)
             for f in fns where f.rawValue < 128 {
@@ -299,29 +300,18 @@ public final class TraceCursor {
         }
     }
 
+    deinit {
+        Self.freeDecoder(self.decoder)
+    }
+
     /// The next matching event; false at the end.
     public func next(into r: inout EventRecord) throws(TraceFormatError) -> Bool {
         while true {
             if !self.decoding {
-                guard self.nextSegment < self.segments.count else { return false }
-                let info = self.segments[self.nextSegment]
-                self.nextSegment += 1
-                try self.reader.loadSegment(info, into: self.body)
-                do throws(TraceFormatError) {
-                    let d = try SegmentDecoder(body: self.body.bytes, threads: self.threads)
-                    guard d.header.segment == UInt64(bitPattern: info.id), d.header.firstSequence == info.firstSeq,
-                          UInt64(d.header.eventCount) == info.events else {
-                        throw TraceFormatError(.corruptRecord, "segment header (number \(d.header.segment), first \(d.header.firstSequence), \(d.header.eventCount) events) disagrees with its row")
-                    }
-                    self.decoder = d
-                    self.decoding = true
-                } catch {
-                    throw error.at(file: self.reader.path, segment: info.id)
-                }
-                self.currentSegment = info
+                guard try self.startNextSegment() else { return false }
             }
             do throws(TraceFormatError) {
-                if try self.decoder.next(into: &r) {
+                if try self.decodeNext(into: &r) {
                     if self.unfiltered || self.matches(r) { return true }
                 } else {
                     self.decoding = false
@@ -330,6 +320,29 @@ public final class TraceCursor {
                 throw error.at(file: self.reader.path, segment: self.currentSegment?.id)
             }
         }
+    }
+
+    /// Loads and checks the next candidate segment and starts decoding it; false when none is
+    /// left. Out of line: `next` stays small (its per-event path has no large stack frame).
+    @inline(never)
+    private func startNextSegment() throws(TraceFormatError) -> Bool {
+        guard self.nextSegment < self.segments.count else { return false }
+        let info = self.segments[self.nextSegment]
+        self.nextSegment += 1
+        try self.reader.loadSegment(info, into: self.body)
+        do throws(TraceFormatError) {
+            let d = try SegmentDecoder(body: self.body.bytes, threads: self.threads)
+            guard d.header.segment == UInt64(bitPattern: info.id), d.header.firstSequence == info.firstSeq,
+                  UInt64(d.header.eventCount) == info.events else {
+                throw TraceFormatError(.corruptRecord, "segment header (number \(d.header.segment), first \(d.header.firstSequence), \(d.header.eventCount) events) disagrees with its row")
+            }
+            self.startDecoding(d)
+            self.decoding = true
+        } catch {
+            throw error.at(file: self.reader.path, segment: info.id)
+        }
+        self.currentSegment = info
+        return true
     }
 
     /// Per thread, the open calls and whether their ENTER named a filtered socket: a LEAVE (which
@@ -356,8 +369,9 @@ public final class TraceCursor {
         return hit
     }
 
-    @inline(__always)
-    private func matches(_ r: EventRecord) -> Bool {
+    /// Out of line, like `startNextSegment`: an unfiltered cursor never calls it.
+    @inline(never)
+    private func matches(_ r: borrowing EventRecord) -> Bool {
         let f = self.filter
         // The socket test runs first and on every event: it keeps the ENTER/LEAVE pairing.
         if let socks = f.sockets, !self.socketMatch(r, socks) { return false }

@@ -39,6 +39,7 @@ func say(_ s: String = "") {
 var events = 2_000_000
 var runs = 3
 var out = "/tmp/santrace-bench"
+var readerOnly = false
 var args = Array(CommandLine.arguments.dropFirst())
 while !args.isEmpty {
     let a = args.removeFirst()
@@ -46,6 +47,7 @@ while !args.isEmpty {
     case "--events": events = Int(args.removeFirst())!
     case "--runs": runs = Int(args.removeFirst())!
     case "--out": out = args.removeFirst()
+    case "--reader-only": readerOnly = true
     case "--read-loop":
         // Profiling aid: read the write_bw trace with the cursor for N seconds.
         let seconds = Double(args.removeFirst())!
@@ -61,7 +63,11 @@ while !args.isEmpty {
         exit(0)
     case "--decode-loop":
         // Profiling aid: decode the write_bw trace's bodies for N seconds (perf record … --decode-loop 5).
-        let seconds = Double(args.removeFirst())!
+        // A count instead ("--decode-loop x3"): that many passes, for instruction counts
+        // (valgrind --tool=cachegrind … --decode-loop x1).
+        let arg = args.removeFirst()
+        let passes = arg.hasPrefix("x") ? Int(arg.dropFirst())! : Int.max
+        let seconds = arg.hasPrefix("x") ? .infinity : Double(arg)!
         let reader = try TraceReader(path: "\(out)/write_bw.santrace")
         var bodies: [ByteBuffer] = []
         for s in reader.segments {
@@ -73,7 +79,9 @@ while !args.isEmpty {
         var r = EventRecord()
         var n: UInt64 = 0
         let t0 = now()
-        while now() - t0 < seconds {
+        var pass = 0
+        while now() - t0 < seconds && pass < passes {
+            pass += 1
             for b in bodies {
                 var d = try SegmentDecoder(body: b.bytes, threads: threads)
                 while try d.next(into: &r) { n &+= 1 }
@@ -123,6 +131,10 @@ while !args.isEmpty {
     }
 }
 mkdir(out, 0o755)
+if readerOnly {
+    try benchReader(out, runs)
+    exit(0)
+}
 
 let meta = TraceMetadata(argv: ["santrace-bench"], providerPath: "synthetic", clock: SyntheticWorkload.clock)
 
@@ -197,52 +209,72 @@ rm("\(out)/level.santrace")
 say("")
 
 // MARK: Reader: low-level cursor (SQLite blob read + CRC-32C + LZ4 + decode)
-for kind in [SyntheticWorkload.Kind.writeBandwidth, .mixed] {
-    let path = "\(out)/\(kind.rawValue).santrace"
-    var times: [Double] = []
-    var n: UInt64 = 0
-    var check: UInt64 = 0
-    for _ in 0..<max(runs, 5) {
+/// The reader figures, on the traces the writer section left in `out` (`--reader-only` runs just
+/// these, on the traces of an earlier run).
+func benchReader(_ out: String, _ runs: Int) throws {
+    for kind in [SyntheticWorkload.Kind.writeBandwidth, .mixed] {
+        let path = "\(out)/\(kind.rawValue).santrace"
+        var times: [Double] = []
+        var n: UInt64 = 0
+        var check: UInt64 = 0
+        for _ in 0..<max(runs, 5) {
+            let reader = try TraceReader(path: path)
+            let c = try reader.cursor()
+            var r = EventRecord()
+            n = 0
+            let t0 = now()
+            while try c.next(into: &r) {
+                n &+= 1
+                check &+= r.tsc
+            }
+            times.append(now() - t0)
+        }
+        say("reader \(kind.rawValue) (low-level cursor): \(f(Double(n) / median(times) / 1e6)) M events/s (checksum \(check % 1000))")
+        // The same, reading every field's value (what a consumer that looks at the fields pays).
+        times = []
+        for _ in 0..<max(runs, 5) {
+            let reader = try TraceReader(path: path)
+            let c = try reader.cursor()
+            var r = EventRecord()
+            n = 0
+            let t0 = now()
+            while try c.next(into: &r) {
+                n &+= 1
+                for i in 0..<r.fieldCount { check &+= r.value(i) }
+            }
+            times.append(now() - t0)
+        }
+        say("reader \(kind.rawValue), every field read: \(f(Double(n) / median(times) / 1e6)) M events/s (checksum \(check % 1000))")
+        // Decode only: the bodies already decompressed, to separate the decoder from LZ4/SQLite.
         let reader = try TraceReader(path: path)
-        let c = try reader.cursor()
-        var r = EventRecord()
-        n = 0
-        let t0 = now()
-        while try c.next(into: &r) {
-            n &+= 1
-            check &+= r.tsc
+        var bodies: [ByteBuffer] = []
+        for s in reader.segments {
+            let b = ByteBuffer(capacity: 1 << 20)
+            try reader.loadSegment(s, into: b)
+            bodies.append(b)
         }
-        times.append(now() - t0)
-    }
-    say("reader \(kind.rawValue) (low-level cursor): \(f(Double(n) / median(times) / 1e6)) M events/s (checksum \(check % 1000))")
-    // Decode only: the bodies already decompressed, to separate the decoder from LZ4/SQLite.
-    let reader = try TraceReader(path: path)
-    var bodies: [ByteBuffer] = []
-    for s in reader.segments {
-        let b = ByteBuffer(capacity: 1 << 20)
-        try reader.loadSegment(s, into: b)
-        bodies.append(b)
-    }
-    var dt: [Double] = []
-    for _ in 0..<max(runs, 5) {
-        let threads = ThreadSequences()
-        var r = EventRecord()
-        let t0 = now()
-        n = 0
-        for b in bodies {
-            var d = try SegmentDecoder(body: b.bytes, threads: threads)
-            while try d.next(into: &r) { n &+= 1; check &+= r.tsc }
+        var dt: [Double] = []
+        for _ in 0..<max(runs, 5) {
+            let threads = ThreadSequences()
+            var r = EventRecord()
+            let t0 = now()
+            n = 0
+            for b in bodies {
+                var d = try SegmentDecoder(body: b.bytes, threads: threads)
+                while try d.next(into: &r) { n &+= 1; check &+= r.tsc }
+            }
+            dt.append(now() - t0)
         }
-        dt.append(now() - t0)
+        say("decoder only \(kind.rawValue): \(f(Double(n) / median(dt) / 1e6)) M events/s")
+        // Raw bodies for the lz4 CLI baseline (tools/bench/run).
+        if let fp = fopen("\(out)/\(kind.rawValue).raw", "wb") {
+            for b in bodies { _ = fwrite(b.base, 1, b.count, fp) }
+            fclose(fp)
+        }
     }
-    say("decoder only \(kind.rawValue): \(f(Double(n) / median(dt) / 1e6)) M events/s")
-    // Raw bodies for the lz4 CLI baseline (tools/bench/run).
-    if let fp = fopen("\(out)/\(kind.rawValue).raw", "wb") {
-        for b in bodies { _ = fwrite(b.base, 1, b.count, fp) }
-        fclose(fp)
-    }
+    say("")
 }
-say("")
+try benchReader(out, runs)
 
 // MARK: Baseline: raw SQLite inserts (one row per event, prepared statement, one transaction)
 do {
