@@ -78,6 +78,11 @@ public struct SanAddress: Sendable, Equatable, Hashable, CustomStringConvertible
         }
     }
 
+    /// The text inet_ntop wrote into `buffer` (NUL-terminated).
+    private static func string(_ buffer: [CChar]) -> String {
+        buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
     public var description: String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         return self.bytes.withUnsafeBytes { raw -> String in
@@ -85,11 +90,11 @@ public struct SanAddress: Sendable, Equatable, Hashable, CustomStringConvertible
             case AF_INET where raw.count >= MemoryLayout<sockaddr_in>.size:
                 var a = raw.loadUnaligned(as: sockaddr_in.self).sin_addr
                 inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
-                return String(cString: text) + ":\(self.port)"
+                return Self.string(text) + ":\(self.port)"
             case AF_INET6 where raw.count >= MemoryLayout<sockaddr_in6>.size:
                 var a = raw.loadUnaligned(as: sockaddr_in6.self).sin6_addr
                 inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
-                return "[" + String(cString: text) + "]:\(self.port)"
+                return "[" + Self.string(text) + "]:\(self.port)"
             default:
                 return "<address family \(self.family), \(raw.count) bytes>"
             }

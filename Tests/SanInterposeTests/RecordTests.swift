@@ -55,14 +55,14 @@ struct RecordTests {
         defer { try? FileManager.default.removeItem(atPath: root) }
         try FileManager.default.createDirectory(atPath: root + "/bin", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/lib", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/lib/libsantrace.so", contents: Data())
-        FileManager.default.createFile(atPath: root + "/lib/libsan_tcp.so", contents: Data())
+        _ = FileManager.default.createFile(atPath: root + "/lib/libsantrace.so", contents: Data())
+        _ = FileManager.default.createFile(atPath: root + "/lib/libsan_tcp.so", contents: Data())
         #expect(try RecordProducts.interposer(executableDirectory: root + "/bin") == root + "/lib/libsantrace.so")
         #expect(try RecordProducts.provider("tcp", executableDirectory: root + "/bin", providerPath: nil)
             == root + "/lib/libsan_tcp.so")
         // SAN_PROVIDER_PATH comes first, as in the switch: a recording loads what an untraced run would.
         try FileManager.default.createDirectory(atPath: root + "/alt", withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/alt/libsan_tcp.so", contents: Data())
+        _ = FileManager.default.createFile(atPath: root + "/alt/libsan_tcp.so", contents: Data())
         #expect(try RecordProducts.provider("tcp", executableDirectory: root + "/bin", providerPath: root + "/alt")
             == root + "/alt/libsan_tcp.so")
         #expect(ProviderLocator.searchPath(executableDirectory: root + "/bin", providerPath: root + "/alt")

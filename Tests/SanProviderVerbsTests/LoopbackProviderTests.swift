@@ -25,7 +25,7 @@ import Testing
         var length = Int32(value.count)
         var err: Int32 = 0
         #expect(h.provider.getSockOpt(pair.client, SOL_SOCKET_WSA, VerbsSocketOption.device.rawValue, &value, &length, &err) == 0)
-        #expect(String(cString: value) == "loop0")
+        #expect(value.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } == "loop0")
         var limit: UInt32 = 0
         length = 4
         let rc = withUnsafeMutableBytes(of: &limit) {

@@ -84,7 +84,7 @@ import TraceTestSupport
                 var d = try SegmentDecoder(body: out.bytes)
                 var r = EventRecord()
                 while try d.next(into: &r) { _ = TraceEvent(r) }
-            } catch is TraceFormatError {
+            } catch {  // typed: always a TraceFormatError
                 rejected += 1
             }
         }

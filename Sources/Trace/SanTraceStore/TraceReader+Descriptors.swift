@@ -16,10 +16,9 @@ extension TraceReader {
                 if !b.isEmpty, b.count <= TraceFormat.maxBytesField { out[UInt64(bitPattern: s.int(0))] = b }
             }
             return out
-        } catch let e as SQLiteError {
-            throw TraceFile.map(e, self.path)
         } catch {
-            throw TraceFormatError(.missingData, "\(error)", file: self.path)
+            // Every throwing call above throws SQLiteError (typed throws).
+            throw TraceFile.map(error, self.path)
         }
     }
 }
