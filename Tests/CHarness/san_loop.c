@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <CSanABI.h>
+#include <san_c_host.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <pthread.h>
@@ -36,23 +37,6 @@ static LPFN_WSPRDMAWRITE rdma_write;
 static int n_threads = 1, size = 64, bench = 0, pin_cpu = -1, delay_us = 0;
 static long n_ops = 1000;
 static const char *mode = "upcall";
-static uint64_t completions_seen;
-
-/* ---- Upcalls: a minimal switch ---- */
-static SOCKET up_create_socket_handle(DWORD cat, DWORD_PTR ctx, LPINT err) { (void)cat; *err = 0; return (SOCKET)ctx ^ 0x5000000000ull; }
-static int up_close_socket_handle(SOCKET s, LPINT err) { (void)s; *err = 0; return 0; }
-static int up_query_context(SOCKET s, PDWORD_PTR ctx, LPINT err) { *ctx = (DWORD_PTR)(s ^ 0x5000000000ull); *err = 0; return 0; }
-static BOOL up_set_event(WSAEVENT ev, LPINT err) { (void)ev; *err = 0; return TRUE; }
-static BOOL up_reset_event(WSAEVENT ev, LPINT err) { (void)ev; *err = 0; return TRUE; }
-static int up_complete(SOCKET s, LPWSAOVERLAPPED ov, DWORD error, DWORD bytes, LPINT err) {
-    (void)s;
-    ov->InternalHigh = bytes;
-    ov->OffsetHigh = error;
-    __atomic_store_n(&ov->Internal, 0, __ATOMIC_RELEASE);
-    __atomic_fetch_add(&completions_seen, 1, __ATOMIC_RELAXED);
-    *err = 0;
-    return 0;
-}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -210,12 +194,9 @@ static void error_paths(void) {
 }
 
 static void *extension(GUID guid) {
-    void *fn = NULL;
-    DWORD got = 0;
     int err = 0;
-    if (T.lpWSPIoctl(INVALID_SOCKET, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &got,
-                     NULL, NULL, NULL, &err) != 0)
-        FAIL("extension look-up failed: %d", err);
+    void *fn = san_host_extension(&T, guid, &err);
+    if (!fn) FAIL("extension look-up failed: %d", err);
     return fn;
 }
 
@@ -246,13 +227,8 @@ int main(int argc, char **argv) {
         startup = (LPWSPSTARTUPEX)dlsym(lib, WSPSTARTUPEX_SYMBOL);
         if (!startup) FAIL("%s exports no WSPStartupEx", provider);
     }
-    WSPUPCALLTABLEEX up = {0};
-    up.lpWPUCreateSocketHandle = up_create_socket_handle;
-    up.lpWPUCloseSocketHandle = up_close_socket_handle;
-    up.lpWPUQuerySocketHandleContext = up_query_context;
-    up.lpWPUSetEvent = up_set_event;
-    up.lpWPUResetEvent = up_reset_event;
-    up.lpWPUCompleteOverlappedRequest = up_complete;
+    WSPUPCALLTABLEEX up;
+    san_host_upcalls(&up);
     WSPDATA data;
     WSAPROTOCOL_INFOW info = {0};
     memset(&T, 0, sizeof T);
@@ -293,7 +269,7 @@ int main(int argc, char **argv) {
     if (T.lpWSPCleanup(&err) != 0) FAIL("WSPCleanup: %d", err);
     printf("san_loop: mode %s, %d threads x %ld ops of %d bytes: %ld ok, %ld failed, %llu bytes, %llu upcall "
            "completions\n", mode, n_threads, n_ops * (bench > 0 ? bench : 1), size, ok, bad,
-           (unsigned long long)bytes, (unsigned long long)completions_seen);
+           (unsigned long long)bytes, (unsigned long long)san_host_completions);
     if (bench) {
         double sum = 0, p50 = 0, p99 = 0, b50 = 0;
         for (int i = 0; i < n_threads; i++) {

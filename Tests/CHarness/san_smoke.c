@@ -1,71 +1,38 @@
 /*
- * san_smoke.c — a plain C switch in one file, using only the CSanABI headers: it loads a provider
+ * san_smoke.c — a plain C switch using only the CSanABI headers (and the harness's upcall table,
+ * include/san_c_host.h, plain C over the same headers): it loads a provider
  * .so with dlopen, calls WSPStartupEx(0x0202) with its own upcall table, fetches the seven
  * extensions through WSPIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER), checks the 17 required slots,
  * then connects a socket pair over the provider (listen + nonblocking connect + accept with a
  * condition function), registers memory, RDMA-writes into the peer's region and, when the
  * provider moves data, checks that the bytes arrived.
  *
- *   cc -I Sources/CSanABI/include Tests/CHarness/san_smoke.c -o san_smoke -ldl -lpthread
+ *   cc -I Sources/CSanABI/include -I Tests/CHarness/include Tests/CHarness/san_smoke.c -o san_smoke -ldl -lpthread
  *   ./san_smoke .build/debug/libsan_tcp.so [--expect-data]
  *
  * Exit 0 on success; otherwise a line saying which step failed.
  */
 #define _GNU_SOURCE
 #include <CSanABI.h>
+#include <san_c_host.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #define FAIL(...) do { fprintf(stderr, "san_smoke: " __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
 
-/* ---- Upcalls: events are eventfds; switch socket handles are the provider's context + a tag. ---- */
-typedef struct { int fd; } event_t;
-static WSAEVENT up_create_event(LPINT err) {
-    event_t *e = calloc(1, sizeof *e);
-    e->fd = eventfd(0, EFD_NONBLOCK);
-    *err = 0;
-    return e;
-}
-static BOOL up_close_event(WSAEVENT ev, LPINT err) { close(((event_t *)ev)->fd); free(ev); *err = 0; return TRUE; }
-static BOOL up_set_event(WSAEVENT ev, LPINT err) { uint64_t one = 1; (void)!write(((event_t *)ev)->fd, &one, 8); *err = 0; return TRUE; }
-static BOOL up_reset_event(WSAEVENT ev, LPINT err) { uint64_t v; (void)!read(((event_t *)ev)->fd, &v, 8); *err = 0; return TRUE; }
-static SOCKET up_create_socket_handle(DWORD cat, DWORD_PTR ctx, LPINT err) { (void)cat; *err = 0; return (SOCKET)ctx ^ 0x5000000000ull; }
-static int up_close_socket_handle(SOCKET s, LPINT err) { (void)s; *err = 0; return 0; }
-static int up_query_context(SOCKET s, PDWORD_PTR ctx, LPINT err) { *ctx = (DWORD_PTR)(s ^ 0x5000000000ull); *err = 0; return 0; }
-static int up_complete(SOCKET s, LPWSAOVERLAPPED ov, DWORD error, DWORD bytes, LPINT err) {
-    (void)s;
-    ov->InternalHigh = bytes;
-    ov->OffsetHigh = error;
-    __atomic_store_n(&ov->Internal, 0, __ATOMIC_RELEASE);
-    *err = 0;
-    return 0;
-}
-
 static void wait_event(WSAEVENT ev) {
-    struct pollfd p = {((event_t *)ev)->fd, POLLIN, 0};
-    if (poll(&p, 1, 10000) != 1) FAIL("timed out waiting for a network event");
-}
-static int accept_all(LPWSABUF a, LPWSABUF b, LPQOS c, LPQOS d, LPWSABUF e, LPWSABUF f, GROUP *g, DWORD_PTR h) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h;
-    return CF_ACCEPT;
+    if (san_host_wait_event(ev, 10000) != 0) FAIL("timed out waiting for a network event");
 }
 
 static void *extension(WSPPROC_TABLE *t, GUID guid, const char *name, int required) {
-    void *fn = NULL;
-    DWORD got = 0;
     int err = 0;
-    if (t->lpWSPIoctl(INVALID_SOCKET, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &got,
-                      NULL, NULL, NULL, &err) != 0) {
-        if (!required && err == WSAEOPNOTSUPP) return NULL;
-        FAIL("WSPIoctl(%s) failed with %d", name, err);
-    }
+    void *fn = san_host_extension(t, guid, &err);
+    if (!fn && (required || err != WSAEOPNOTSUPP)) FAIL("WSPIoctl(%s) failed with %d", name, err);
     return fn;
 }
 
@@ -77,15 +44,8 @@ int main(int argc, char **argv) {
     LPWSPSTARTUPEX startup = (LPWSPSTARTUPEX)dlsym(lib, WSPSTARTUPEX_SYMBOL);
     if (!startup) FAIL("%s exports no WSPStartupEx", argv[1]);
 
-    WSPUPCALLTABLEEX up = {0};
-    up.lpWPUCloseEvent = up_close_event;
-    up.lpWPUCreateEvent = up_create_event;
-    up.lpWPUSetEvent = up_set_event;
-    up.lpWPUResetEvent = up_reset_event;
-    up.lpWPUCreateSocketHandle = up_create_socket_handle;
-    up.lpWPUCloseSocketHandle = up_close_socket_handle;
-    up.lpWPUQuerySocketHandleContext = up_query_context;
-    up.lpWPUCompleteOverlappedRequest = up_complete;
+    WSPUPCALLTABLEEX up;
+    san_host_upcalls(&up);
     WSPDATA data;
     WSAPROTOCOL_INFOW info = {0};
     WSPPROC_TABLE t;
@@ -116,7 +76,7 @@ int main(int argc, char **argv) {
         int len = sizeof addr;
         if (t.lpWSPGetSockName(ls, (struct sockaddr *)&addr, &len, &err) != 0) FAIL("WSPGetSockName: %d", err);
     }
-    WSAEVENT accept_ev = up_create_event(&err), connect_ev = up_create_event(&err);
+    WSAEVENT accept_ev = san_host_create_event(&err), connect_ev = san_host_create_event(&err);
     if (t.lpWSPEventSelect(ls, accept_ev, FD_ACCEPT, &err) != 0) FAIL("WSPEventSelect(FD_ACCEPT): %d", err);
     SOCKET cs = t.lpWSPSocket(AF_INET, SOCK_STREAM, 0, &info, 0, WSA_FLAG_OVERLAPPED, &err);
     if (t.lpWSPEventSelect(cs, connect_ev, FD_CONNECT, &err) != 0) FAIL("WSPEventSelect(FD_CONNECT): %d", err);
@@ -125,7 +85,7 @@ int main(int argc, char **argv) {
     wait_event(accept_ev);
     WSANETWORKEVENTS ne;
     if (t.lpWSPEnumNetworkEvents(ls, accept_ev, &ne, &err) != 0 || !(ne.lNetworkEvents & FD_ACCEPT)) FAIL("no FD_ACCEPT");
-    SOCKET as = t.lpWSPAccept(ls, NULL, NULL, accept_all, 0, &err);
+    SOCKET as = t.lpWSPAccept(ls, NULL, NULL, san_host_accept_all, 0, &err);
     if (as == INVALID_SOCKET) FAIL("WSPAccept: %d", err);
     if (rc != 0) {
         wait_event(connect_ev);

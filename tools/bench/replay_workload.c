@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <CSanABI.h>
+#include <san_c_host.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <stdio.h>
@@ -21,19 +22,6 @@
 #define FAIL(...) do { fprintf(stderr, "replay_workload: " __VA_ARGS__); fputc('\n', stderr); exit(1); } while (0)
 
 static WSPPROC_TABLE T;
-
-static SOCKET up_create(DWORD cat, DWORD_PTR ctx, LPINT err) { (void)cat; *err = 0; return (SOCKET)ctx ^ 0x5000000000ull; }
-static int up_close(SOCKET s, LPINT err) { (void)s; *err = 0; return 0; }
-static int up_query(SOCKET s, PDWORD_PTR ctx, LPINT err) { *ctx = (DWORD_PTR)(s ^ 0x5000000000ull); *err = 0; return 0; }
-static BOOL up_event(WSAEVENT ev, LPINT err) { (void)ev; *err = 0; return TRUE; }
-static int up_complete(SOCKET s, LPWSAOVERLAPPED ov, DWORD error, DWORD bytes, LPINT err) {
-    (void)s;
-    ov->InternalHigh = bytes;
-    ov->OffsetHigh = error;
-    __atomic_store_n(&ov->Internal, 0, __ATOMIC_RELEASE);
-    *err = 0;
-    return 0;
-}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -64,13 +52,8 @@ int main(int argc, char **argv) {
     if (!lib) FAIL("dlopen %s: %s", argv[1], dlerror());
     LPWSPSTARTUPEX startup = (LPWSPSTARTUPEX)dlsym(lib, "WSPStartupEx");
     if (!startup) FAIL("no WSPStartupEx in %s", argv[1]);
-    WSPUPCALLTABLEEX up = {0};
-    up.lpWPUCreateSocketHandle = up_create;
-    up.lpWPUCloseSocketHandle = up_close;
-    up.lpWPUQuerySocketHandleContext = up_query;
-    up.lpWPUSetEvent = up_event;
-    up.lpWPUResetEvent = up_event;
-    up.lpWPUCompleteOverlappedRequest = up_complete;
+    WSPUPCALLTABLEEX up;
+    san_host_upcalls(&up);
     WSPDATA data;
     WSAPROTOCOL_INFOW info = {0};
     info.iAddressFamily = AF_INET;
@@ -79,10 +62,9 @@ int main(int argc, char **argv) {
     GUID gr = WSAID_REGISTERMEMORY, gd = WSAID_DEREGISTERMEMORY;
     LPFN_WSPREGISTERMEMORY reg = NULL;
     LPFN_WSPDEREGISTERMEMORY dereg = NULL;
-    DWORD got = 0;
     int err = 0;
-    T.lpWSPIoctl(INVALID_SOCKET, SIO_GET_EXTENSION_FUNCTION_POINTER, &gr, sizeof gr, &reg, sizeof reg, &got, NULL, NULL, NULL, &err);
-    T.lpWSPIoctl(INVALID_SOCKET, SIO_GET_EXTENSION_FUNCTION_POINTER, &gd, sizeof gd, &dereg, sizeof dereg, &got, NULL, NULL, NULL, &err);
+    reg = (LPFN_WSPREGISTERMEMORY)san_host_extension(&T, gr, &err);
+    dereg = (LPFN_WSPDEREGISTERMEMORY)san_host_extension(&T, gd, &err);
     if (!reg || !dereg) FAIL("registration extensions missing");
 
     struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(0x7f000001)};

@@ -13,12 +13,13 @@
  *                     what the provider's progress thread adds once the waiter let go.
  *
  * Each measurement runs --repeats times, alternating provider and raw TCP; the medians are
- * printed. Uses only the CSanABI headers (a C switch in miniature, like Tests/CHarness/san_smoke.c).
+ * printed. Uses only the CSanABI headers and the harness upcall table (Tests/CHarness/include/san_c_host.h).
  *
  *   tools/bench/tcp-bench            (builds in release and runs this)
  */
 #define _GNU_SOURCE
 #include <CSanABI.h>
+#include <san_c_host.h>
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <netinet/in.h>
@@ -42,29 +43,8 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- Upcalls (eventfd events; completion upcall publishes the result) ---- */
-typedef struct { int fd; } event_t;
-static WSAEVENT up_create_event(LPINT err) { event_t *e = calloc(1, sizeof *e); e->fd = eventfd(0, EFD_NONBLOCK); *err = 0; return e; }
-static BOOL up_close_event(WSAEVENT ev, LPINT err) { close(((event_t *)ev)->fd); free(ev); *err = 0; return TRUE; }
-static BOOL up_set_event(WSAEVENT ev, LPINT err) { uint64_t one = 1; (void)!write(((event_t *)ev)->fd, &one, 8); *err = 0; return TRUE; }
-static BOOL up_reset_event(WSAEVENT ev, LPINT err) { uint64_t v; (void)!read(((event_t *)ev)->fd, &v, 8); *err = 0; return TRUE; }
-static SOCKET up_create_socket_handle(DWORD cat, DWORD_PTR ctx, LPINT err) { (void)cat; *err = 0; return (SOCKET)ctx ^ 0x5000000000ull; }
-static int up_close_socket_handle(SOCKET s, LPINT err) { (void)s; *err = 0; return 0; }
-static int up_complete(SOCKET s, LPWSAOVERLAPPED ov, DWORD error, DWORD bytes, LPINT err) {
-    (void)s;
-    ov->InternalHigh = bytes;
-    ov->OffsetHigh = error;
-    __atomic_store_n(&ov->Internal, 0, __ATOMIC_RELEASE);
-    *err = 0;
-    return 0;
-}
 static void wait_event(WSAEVENT ev) {
-    struct pollfd p = {((event_t *)ev)->fd, POLLIN, 0};
-    if (poll(&p, 1, 10000) != 1) DIE("timed out waiting for a network event");
-}
-static int accept_all(LPWSABUF a, LPWSABUF b, LPQOS c, LPQOS d, LPWSABUF e, LPWSABUF f, GROUP *g, DWORD_PTR h) {
-    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h;
-    return CF_ACCEPT;
+    if (san_host_wait_event(ev, 10000) != 0) DIE("timed out waiting for a network event");
 }
 
 /* ---- The provider as the switch holds it ---- */
@@ -78,11 +58,9 @@ typedef struct {
 } prov_t;
 
 static void *extension(prov_t *p, GUID guid) {
-    void *fn = NULL;
-    DWORD got = 0;
     int err = 0;
-    if (p->t.lpWSPIoctl(INVALID_SOCKET, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof guid, &fn, sizeof fn, &got,
-                        NULL, NULL, NULL, &err) != 0) DIE("extension lookup failed: %d", err);
+    void *fn = san_host_extension(&p->t, guid, &err);
+    if (!fn) DIE("extension lookup failed: %d", err);
     return fn;
 }
 
@@ -92,13 +70,7 @@ static void load(prov_t *p, const char *path) {
     LPWSPSTARTUPEX startup = (LPWSPSTARTUPEX)dlsym(lib, WSPSTARTUPEX_SYMBOL);
     if (!startup) DIE("no WSPStartupEx");
     static WSPUPCALLTABLEEX up;
-    up.lpWPUCloseEvent = up_close_event;
-    up.lpWPUCreateEvent = up_create_event;
-    up.lpWPUSetEvent = up_set_event;
-    up.lpWPUResetEvent = up_reset_event;
-    up.lpWPUCreateSocketHandle = up_create_socket_handle;
-    up.lpWPUCloseSocketHandle = up_close_socket_handle;
-    up.lpWPUCompleteOverlappedRequest = up_complete;
+    san_host_upcalls(&up);
     WSPDATA data;
     memset(&p->t, 0, sizeof p->t);
     memset(&p->info, 0, sizeof p->info);
@@ -320,7 +292,7 @@ int main(int argc, char **argv) {
     SOCKET s;
     int raw;
     if (!client) {
-        WSAEVENT ev = up_create_event(&(int){0});
+        WSAEVENT ev = san_host_create_event(&(int){0});
         uint16_t sp, rp;
         SOCKET ls = san_listen(&p, &sp, ev);
         int rl = raw_listen(&rp);
@@ -330,7 +302,7 @@ int main(int argc, char **argv) {
         WSANETWORKEVENTS ne;
         int err = 0;
         p.t.lpWSPEnumNetworkEvents(ls, ev, &ne, &err);
-        s = p.t.lpWSPAccept(ls, NULL, NULL, accept_all, 0, &err);
+        s = p.t.lpWSPAccept(ls, NULL, NULL, san_host_accept_all, 0, &err);
         if (s == INVALID_SOCKET) DIE("accept: %d", err);
         raw = accept(rl, NULL, NULL);
         nodelay(raw);
