@@ -2,8 +2,8 @@ import CLZ4
 import SanTraceFormat
 
 /// LZ4 frames (lz4frame.h) for segment blobs: content checksum on (XXH32 of the decompressed
-/// body, checked at the end of every decode, by our XXH32: XXH32+Unsafe.swift), content size recorded, block checksums
-/// off (the segment row's CRC-32C covers the compressed bytes). Unsafe code: calls the C API with
+/// body, checked at the end of every decode by our XXH32, XXH32+Unsafe.swift), content size
+/// recorded, block checksums off (the segment row's CRC-32C covers the compressed bytes). Unsafe code: calls the C API with
 /// raw buffers. One instance per thread; it keeps its contexts and scratch buffers.
 public final class LZ4Frame {
     private var cctx: OpaquePointer?
