@@ -8,6 +8,6 @@ bin="${SANREPLAY_PRODUCTS:?}"
 # Only WSPStartupEx is exported (Sources/CSanABI/provider.map), and no Foundation is linked.
 exported=$(nm -D --defined-only --extern-only "$bin/libsan_tcp.so" | awk '{print $3}')
 [ "$exported" = "WSPStartupEx" ] || { echo "libsan_tcp.so exports: $exported"; exit 1; }
-if ldd "$bin/libsan_tcp.so" | grep -qi foundation; then
+if ldd "$bin/libsan_tcp.so" | grep -c -i foundation >/dev/null; then
     echo "libsan_tcp.so links Foundation"; exit 1
 fi

@@ -30,5 +30,5 @@ python3 -c "import json,sys; json.load(open(sys.argv[1]))" "$work/stats.json"
 n=$(sqlite3 "$work/g.santrace" "select count(*) from events")
 m=$(sqlite3 "$work/g.santrace" "select value from meta where key = 'events'")
 [ "$n" = "$m" ] && [ "$n" -gt 0 ] || { echo "FAIL: events table has $n rows, meta says $m"; fail=1; }
-sqlite3 "$work/g.santrace" "select function, count(*) from events_named group by 1" | grep -q '^WSPRdmaWrite|' || { echo "FAIL: events_named"; fail=1; }
+sqlite3 "$work/g.santrace" "select function, count(*) from events_named group by 1" | grep -c '^WSPRdmaWrite|' >/dev/null || { echo "FAIL: events_named"; fail=1; }
 exit $fail

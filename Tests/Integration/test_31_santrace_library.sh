@@ -9,7 +9,7 @@ check_exports() {
     local exported
     exported=$(nm -D --defined-only --extern-only "$1" | awk '{print $3}')
     [ "$exported" = "WSPStartupEx" ] || { echo "$1 exports: $exported"; exit 1; }
-    if ldd "$1" | grep -q libFoundation; then echo "$1 links Foundation"; exit 1; fi
+    if ldd "$1" | grep -c libFoundation >/dev/null; then echo "$1 links Foundation"; exit 1; fi
 }
 check_exports "$bin/libsantrace.so"
 
@@ -17,7 +17,7 @@ check_exports "$bin/libsantrace.so"
 swift build --scratch-path .build-static -Xswiftc -static-stdlib --product santrace >/dev/null
 static=".build-static/debug/libsantrace.so"
 check_exports "$static"
-if ldd "$static" | grep -q libswiftCore; then echo "$static links libswiftCore"; ldd "$static"; exit 1; fi
+if ldd "$static" | grep -c libswiftCore >/dev/null; then echo "$static links libswiftCore"; ldd "$static"; exit 1; fi
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

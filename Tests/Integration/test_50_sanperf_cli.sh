@@ -26,7 +26,7 @@ assert d["data_moved"] == (sys.argv[3] != "null"), d
 PY
     done
 done
-"$sp" send_lat --loopback --provider null --iters 100 --raw-tcp | grep -q "ratio provider/raw TCP: latency"
+"$sp" send_lat --loopback --provider null --iters 100 --raw-tcp | grep -c "ratio provider/raw TCP: latency" >/dev/null
 
 # Two processes over the tcp provider: the server adopts the client's parameters.
 if [ -e "$bin/libsan_tcp.so" ]; then

@@ -33,8 +33,8 @@ python3 -c "
 import json,sys; rows=json.load(open(sys.argv[1])); w=[r for r in rows if r['function']=='WSPRdmaWrite'][0]
 assert w['calls'] == 1000 and w['errors'] == 1 and w['completions'] == 1000 - 1 - 15, w" "$work/fl.json" || fail=1
 q "select function, events from function_totals where kind = 'enter'" --format csv >"$work/ft.csv"
-head -1 "$work/ft.csv" | grep -qx 'function,events' || { echo "FAIL: csv header"; cat "$work/ft.csv"; fail=1; }
-q "select kind, count(*) from registration_lifetimes group by kind" | grep -qE '^memory +[0-9]+' || { echo "FAIL: registration_lifetimes"; fail=1; }
+head -1 "$work/ft.csv" | grep -cx 'function,events' >/dev/null || { echo "FAIL: csv header"; cat "$work/ft.csv"; fail=1; }
+q "select kind, count(*) from registration_lifetimes group by kind" | grep -cE '^memory +[0-9]+' >/dev/null || { echo "FAIL: registration_lifetimes"; fail=1; }
 # Filters belong to canned reports.
 rc=0; q "select 1" --fn WSPSend >/dev/null 2>&1 || rc=$?
 [ "$rc" = 64 ] || { echo "FAIL: filters with SQL: exit $rc"; fail=1; }
@@ -47,7 +47,7 @@ for r in top latency inflight errors leaks; do
     python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['rows'], d" "$work/$r.json" || { echo "FAIL: $r json"; fail=1; }
 done
 grep -qE '^WSPRdmaWrite +call +WSAECONNRESET +1 ' "$work/errors.table" || { echo "FAIL: errors report"; cat "$work/errors.table"; fail=1; }
-q latency --fn WSPSend --format csv | tail -n +2 | cut -d, -f1 | sort -u | grep -qx WSPSend || { echo "FAIL: latency --fn"; fail=1; }
+q latency --fn WSPSend --format csv | tail -n +2 | cut -d, -f1 | sort -u | grep -cx WSPSend >/dev/null || { echo "FAIL: latency --fn"; fail=1; }
 # --index writes the persistent index; plain sqlite3 then sees it.
 q "select count(*) from calls" --index >/dev/null 2>&1
 [ "$(sqlite3 "$t" 'select count(*) from events where kind = 2')" = "$leaves" ] || { echo "FAIL: --index"; fail=1; }

@@ -23,11 +23,14 @@ done
 # its two ends inside one trace.
 for t in write_lat send_bw; do
     record_sanperf "$tmp/up-$t" "$t" --iters 60 --size 4096 --tx-depth 8 --completion upcall
-    timeout 120 "$bin/sanreplay" replay "$tmp/up-$t" --backend tcp --timeout 20 --json >"$tmp/up-$t.json"
+    timeout 120 "$bin/sanreplay" replay "$tmp/up-$t" --backend tcp --timeout 20 --json >"$tmp/up-$t.json" || {
+        echo "replay of upcall-mode $t on tcp failed"; cat "$tmp/up-$t.json"; exit 1; }
     json_check "$tmp/up-$t.json" 'r["ok"]' 'r["data"]["checks"] > 0 and r["data"]["failures"] == 0'
 done
-"$bin/sanreplay" record -o "$tmp/loop" -- "$bin/sanperf" read_lat --loopback --provider tcp --iters 60 --size 4096 >/dev/null 2>&1
-timeout 120 "$bin/sanreplay" replay "$tmp/loop" --backend tcp --timeout 20 --json >"$tmp/loop.json"
+"$bin/sanreplay" record -o "$tmp/loop" -- "$bin/sanperf" read_lat --loopback --provider tcp --iters 60 --size 4096 \
+    >"$tmp/loop.out" 2>&1 || { echo "record of a loopback read_lat failed"; cat "$tmp/loop.out"; exit 1; }
+timeout 120 "$bin/sanreplay" replay "$tmp/loop" --backend tcp --timeout 20 --json >"$tmp/loop.json" || {
+    echo "replay of the loopback read_lat failed"; cat "$tmp/loop.json"; exit 1; }
 json_check "$tmp/loop.json" 'r["ok"] and len(r["endpoints"]) == 1 and r["synthetic"] == []' \
     'r["data"]["checks"] > 60 and r["data"]["failures"] == 0'
 echo "upcall and loopback replays OK"
@@ -35,4 +38,5 @@ echo "upcall and loopback replays OK"
 json_check "$tmp/write_bw.tcp.json" '[f["calls"] for f in r["functions"] if f["function"] == "WSPRdmaWrite"] == [60]'
 json_check "$tmp/read_lat.tcp.json" '[f["calls"] for f in r["functions"] if f["function"] == "WSPRdmaRead"][0] >= 60'
 # Text output: the summary names the result.
-"$bin/sanreplay" replay "$tmp/send_lat" --backend tcp | grep -q "OK: no divergence"
+"$bin/sanreplay" replay "$tmp/send_lat" --backend tcp >"$tmp/send_lat.txt" 2>&1 || true
+grep -q "OK: no divergence" "$tmp/send_lat.txt" || { echo "text replay of send_lat:"; cat "$tmp/send_lat.txt"; exit 1; }
