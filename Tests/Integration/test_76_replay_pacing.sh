@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Pacing: --pace recorded reproduces the recorded gaps (the report gives the achieved error),
-# x2 stretches them, asap ignores them. Loose bounds: CI machines are shared.
+# x2 stretches them, asap ignores them. Lower bounds on time (a busy machine only slows a replay
+# down); the one upper bound, asap faster than recorded, has the server's 0.3 s wait as margin.
 set -euo pipefail
 source "$(dirname "$0")/replay_lib.sh"
 tmp="$(mktemp -d)"
@@ -21,6 +22,6 @@ for pace in asap recorded x2; do
 done
 json_check "$tmp/asap.json" '"pacing" not in r'
 json_check "$tmp/recorded.json" 'r["pacing"]["gaps"] > 600' 'r["pacing"]["error_p50_ns"] < 1000000' \
-    "r[\"seconds\"] >= 0.6 * $span" "r[\"seconds\"] >= 2 * json.load(open('$tmp/asap.json'))['seconds']"
+    "r[\"seconds\"] >= 0.6 * $span" "r[\"seconds\"] > json.load(open('$tmp/asap.json'))['seconds']"
 json_check "$tmp/x2.json" "r[\"seconds\"] >= 1.3 * $span" 'r["pacing"]["mode"].startswith("x2")'
 echo "pacing OK (recorded span $span s)"
