@@ -26,6 +26,10 @@ done
 traces=(run/*.santrace)
 [ "${#traces[@]}" = 2 ] || { echo "FAIL: expected 2 traces, got ${traces[*]}"; exit 1; }
 for t in "${traces[@]}"; do
+    # Finished traces are single rollback-journal files, even when the other side's `record`
+    # summary was reading this one as its writer closed it (the close waits for readers).
+    mode="$(sqlite3 "$t" 'PRAGMA journal_mode')"
+    [ "$mode" = delete ] && [ ! -e "$t-wal" ] || { echo "FAIL: $t left in journal mode $mode"; ls -l run; exit 1; }
     "$sr" verify "$t" >v || { echo "FAIL: verify $t"; cat v; exit 1; }
     "$sr" dump "$t" --fn WSPRdmaWrite >d
     grep -q "> WSPRdmaWrite" d || { echo "FAIL: no RDMA write in $t"; exit 1; }

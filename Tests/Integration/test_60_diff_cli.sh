@@ -2,7 +2,8 @@
 # sanreplay diff from the command line: a run and another timing of it are equal (exit 0), slower
 # RDMA writes are a significant regression (exit 3), a failing write is a semantic divergence
 # (exit 1) shown with its context, both together exit 4, trace sets pair their endpoints, damaged
-# traces exit 2 and bad options 64. --json parses; piped output carries no colors.
+# traces exit 2 and bad options 64. --json parses; piped output carries no colors. Folders of runs
+# are compared run against run (benchstat's way).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 sanreplay="${SANREPLAY_PRODUCTS:?}/sanreplay"
@@ -61,4 +62,36 @@ expect 2 '^sanreplay: ' "$work/a.santrace" "$work/missing.santrace"
 expect 2 '^sanreplay: ' Tests/Corpus/damaged/text.santrace "$work/a.santrace"
 expect 64 'alpha' --alpha 2 "$work/a.santrace" "$work/b.santrace"
 expect 64 'Missing expected argument' "$work/a.santrace"
+# Folders of runs: every other run 30 % slower on both sides (machine noise). One pair of runs
+# is a regression; five runs against five are equal; RDMA writes 1.5 times slower in every run
+# of B are a regression across runs; three runs per side cannot reach p < 0.05, and say so.
+for i in 1 2 3 4 5; do
+    noise=$([ $((i % 2)) = 0 ] && echo 1.3 || echo 1.0); other=$([ $((i % 2)) = 1 ] && echo 1.3 || echo 1.0)
+    mkdir -p "$work/RA/$i" "$work/RB/$i" "$work/RS/$i"
+    "$sanreplay" synthesize --workload write_bw --iterations 1500 --timing-seed "$i" --slow "WSPRdmaWrite=$noise" "$work/RA/$i/c.santrace" >/dev/null
+    "$sanreplay" synthesize --workload write_bw --iterations 1500 --timing-seed $((i + 10)) --slow "WSPRdmaWrite=$other" "$work/RB/$i/c.santrace" >/dev/null
+    "$sanreplay" synthesize --workload write_bw --iterations 1500 --timing-seed $((i + 20)) \
+        --slow "WSPRdmaWrite=$(python3 -c "print($noise * 1.5)")" "$work/RS/$i/c.santrace" >/dev/null
+done
+expect 3 'WSPRdmaWrite +64K .*REGRESSION' "$work/RA/1" "$work/RB/1"
+expect 0 '^runs: 5 of A, 5 of B; semantic: first run against first run' "$work/RA" "$work/RB"
+expect 0 '^verdict: equal' "$work/RA" "$work/RB"
+expect 3 'WSPRdmaWrite +64K .* 0\.008 .*REGRESSION' "$work/RA" "$work/RS"
+mkdir -p "$work/R3A" "$work/R3S"
+for i in 1 2 3; do cp -r "$work/RA/$i" "$work/R3A/"; cp -r "$work/RS/$i" "$work/R3S/"; done
+expect 0 'with 3 and 3 runs the smallest possible p is 0\.100' "$work/R3A" "$work/R3S"
+rc=0; "$sanreplay" diff --json "$work/RA" "$work/RS" >"$work/r.json" || rc=$?
+[ "$rc" = 3 ] || { echo "FAIL: runs --json exit $rc"; fail=1; }
+python3 - "$work/r.json" <<'PY' || fail=1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert len(d["runs_a"]) == 5 and d["runs_a"][0].endswith("RA/1"), d["runs_a"]
+p = d["performance"]
+assert p["runs_a"] == 5 and p["runs_b"] == 5 and abs(p["smallest_p"] - 2 / 252) < 1e-9, p
+w = [r for r in p["rows"] if r["function"] == "WSPRdmaWrite"][0]
+assert w["regression"] and len(w["run_medians_a_ns"]) == 5, w
+assert w["a"]["p50_ns"] == sorted(w["run_medians_a_ns"])[2], w
+PY
+mkdir -p "$work/norun/notes"
+expect 2 'no subfolders of them' "$work/norun" "$work/RA"
 exit $fail

@@ -12,16 +12,21 @@ public struct TempDir: Sendable {
 
     public func file(_ name: String) -> String { self.path + "/" + name }
 
-    /// Removes the folder and the files in it (tests make no subfolders).
-    public func cleanup() {
-        if let d = opendir(self.path) {
+    /// Removes the folder and everything in it (folders of runs included).
+    public func cleanup() { Self.remove(self.path) }
+
+    static func remove(_ path: String) {
+        if let d = opendir(path) {
+            var names: [String] = []
             while let e = readdir(d) {
                 let name = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if name != "." && name != ".." { unlink(self.path + "/" + name) }
+                if name != "." && name != ".." { names.append(name) }
             }
             closedir(d)
+            // Not a folder: unlink; a folder: emptied, then removed.
+            for name in names where unlink(path + "/" + name) != 0 { self.remove(path + "/" + name) }
         }
-        rmdir(self.path)
+        rmdir(path)
     }
 }
 

@@ -8,7 +8,8 @@ extension SanReplay {
         static let configuration = CommandConfiguration(
             abstract: "Compare two runs: semantic divergences and performance regressions.",
             discussion: """
-                A is the baseline, B the candidate; each a trace or a trace set (a folder).
+                A is the baseline, B the candidate; each a trace, a trace set (a folder of
+                traces) or a folder of runs (trace sets in subfolders: base/1/, base/2/ …).
                 Endpoints of trace sets are paired by program name and role (listener /
                 connector / both / local), in start order; two single traces are always paired
                 (Docs/Analysis.md).
@@ -26,6 +27,12 @@ extension SanReplay {
                 regression is significant at --alpha and slower by more than --threshold
                 percent.
 
+                One run per side tests the calls of two runs: it tells whether these runs
+                differ, and on a busy machine they often do. With several runs per side (5
+                or more), each run contributes its median per function and size, and the
+                test compares the runs, as benchstat does: semantic comparison is then of the
+                first runs.
+
                 EXIT CODES
                   0 equal   1 semantic divergence   3 performance regression only
                   4 divergence and regression   2 damaged or unreadable trace   64 usage
@@ -34,11 +41,13 @@ extension SanReplay {
                   sanreplay diff run1/client.santrace run2/client.santrace
                   sanreplay diff baseline/ candidate/ --threshold 10 --json > diff.json
                   sanreplay diff baseline/ candidate/ || echo "exit $?: 1, 3 or 4"
+                  for i in 1 2 3 4 5; do sanreplay replay rec/ --record base/$i; done
+                  sanreplay diff base/ new/        # base/1 … base/5 against new/1 … new/5
                 """)
 
-        @Argument(help: ArgumentHelp("The baseline: a trace or a folder of traces.", valueName: "A"))
+        @Argument(help: ArgumentHelp("The baseline: a trace, a folder of traces, or a folder of runs.", valueName: "A"))
         var a: String
-        @Argument(help: ArgumentHelp("The candidate: a trace or a folder of traces.", valueName: "B"))
+        @Argument(help: ArgumentHelp("The candidate: a trace, a folder of traces, or a folder of runs.", valueName: "B"))
         var b: String
         @Option(help: ArgumentHelp("Regression threshold: a median slowdown beyond this many percent.", valueName: "PCT"))
         var threshold: Double = 5
@@ -63,10 +72,11 @@ extension SanReplay {
             options.alpha = self.alpha
             options.maxDetails = self.details
             options.contextEvents = self.context
-            let pairing = EndpointPairing.match(try TraceDiff.endpoints(self.a), try TraceDiff.endpoints(self.b))
+            let (runsA, runsB) = (try TraceSet.runs(self.a), try TraceSet.runs(self.b))
+            let pairing = EndpointPairing.match(try TraceDiff.endpoints(runsA[0]), try TraceDiff.endpoints(runsB[0]))
             let bar = ProgressBar(total: TraceDiff.events(pairing), label: "diff")
             options.progress = bar.callback
-            let report = try TraceDiff.run(pairing, a: self.a, b: self.b, options: options)
+            let report = try TraceDiff.run(pairing, a: self.a, b: self.b, options: options, runsA: runsA, runsB: runsB)
             bar.finish()
             let out = Output()
             if self.output.json {

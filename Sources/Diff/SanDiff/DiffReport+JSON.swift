@@ -21,6 +21,8 @@ extension DiffReport {
         }))
         o.add("only_a", raw: jsonArray(self.onlyA.map { jsonString($0.path) }))
         o.add("only_b", raw: jsonArray(self.onlyB.map { jsonString($0.path) }))
+        o.add("runs_a", raw: jsonArray((self.runsA.isEmpty ? [self.a] : self.runsA).map(jsonString)))
+        o.add("runs_b", raw: jsonArray((self.runsB.isEmpty ? [self.b] : self.runsB).map(jsonString)))
         o.add("semantic", self.semanticJSON)
         o.add("performance", self.performanceJSON)
         return o
@@ -69,6 +71,9 @@ extension DiffReport {
         var o = JSONObject()
         o.add("threshold", p.threshold)
         o.add("alpha", p.alpha)
+        o.add("runs_a", p.runsA)
+        o.add("runs_b", p.runsB)
+        o.add("smallest_p", PerformanceReport.smallestP(runs: p.runsA, p.runsB))
         o.add("regressions", p.regressions.count)
         o.add("improvements", p.improvements.count)
         o.add("rows", raw: jsonArray(p.rows.map { r in
@@ -87,6 +92,10 @@ extension DiffReport {
             j.add("significant", r.significant)
             j.add("regression", r.regression)
             j.add("improvement", r.improvement)
+            if !r.runMediansA.isEmpty || !r.runMediansB.isEmpty {
+                j.add("run_medians_a_ns", raw: jsonArray(r.runMediansA.map { String($0) }))
+                j.add("run_medians_b_ns", raw: jsonArray(r.runMediansB.map { String($0) }))
+            }
             return j.text
         }))
         var g = JSONObject()

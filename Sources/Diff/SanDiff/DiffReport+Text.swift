@@ -11,6 +11,10 @@ extension DiffReport {
         out.append("endpoints: \(self.pairs.count) paired" + (names.isEmpty ? "" : " (" + names.joined(separator: ", ") + ")")
                    + (self.onlyA.isEmpty ? "" : ", \(self.onlyA.count) only in A")
                    + (self.onlyB.isEmpty ? "" : ", \(self.onlyB.count) only in B"))
+        if !self.runsA.isEmpty || !self.runsB.isEmpty {
+            out.append("runs: \(self.runsA.count) of A, \(self.runsB.count) of B; semantic: first run against first run"
+                       + " (\(self.runsA.first ?? self.a), \(self.runsB.first ?? self.b)); performance: every run")
+        }
         out.append("")
         out += self.semanticLines(style)
         out.append("")
@@ -73,8 +77,18 @@ extension DiffReport {
         let p = self.performance
         var out: [String] = []
         out.append("performance: latency per function and size (enter → leave; start → completion for overlapped operations)")
-        out.append("  Δ = B/A − 1 of the median; p = Mann–Whitney U (α = \(fixed(p.alpha, 3))), ~ = not significant;"
-                   + " regression = significant and slower by more than \(fixed(p.threshold * 100, 1))%")
+        let rule = " regression = significant and slower by more than \(fixed(p.threshold * 100, 1))%"
+        if p.runsA > 1 || p.runsB > 1 {
+            out.append("  p50 = median of the runs' medians; Δ = B/A − 1 of it; p = Mann–Whitney U over the runs' medians"
+                       + " (α = \(fixed(p.alpha, 3))), ~ = not significant;" + rule)
+            let floor = PerformanceReport.smallestP(runs: p.runsA, p.runsB)
+            if floor >= p.alpha {
+                out.append("  note: with \(p.runsA) and \(p.runsB) runs the smallest possible p is \(fixed(floor, 3)), not below α:"
+                           + " no change can be significant (5 runs per side reach p = 0.008)")
+            }
+        } else {
+            out.append("  Δ = B/A − 1 of the median; p = Mann–Whitney U (α = \(fixed(p.alpha, 3))), ~ = not significant;" + rule)
+        }
         let multi = self.pairs.count > 1
         var header = multi ? [TextCells.pad("endpoint", 22, left: true)] : []
         header += [TextCells.pad("function", 32, left: true), TextCells.pad("size", 5), TextCells.pad("n A", 9),

@@ -69,6 +69,10 @@ public struct PerformanceRow: Sendable {
     public var regression: Bool
     /// Significant and faster beyond the threshold.
     public var improvement: Bool
+    /// With repeated runs: the median of each run that has calls in this cell, sorted (what the
+    /// test compared). Empty for a diff of two single runs.
+    public var runMediansA: [UInt64] = []
+    public var runMediansB: [UInt64] = []
 
     static func change(_ x: UInt64, _ y: UInt64) -> Double? { x > 0 ? Double(y) / Double(x) - 1 : nil }
 }
@@ -84,6 +88,9 @@ public struct PerformanceReport: Sendable {
     public var geomeanB: Double = 0
     public var threshold: Double
     public var alpha: Double
+    /// Runs compared on each side (1 and 1: per-call samples are tested; more: per-run medians).
+    public var runsA = 1
+    public var runsB = 1
 
     public var geomeanChange: Double? { self.geomeanA > 0 ? self.geomeanB / self.geomeanA - 1 : nil }
     public var regressions: [PerformanceRow] { self.rows.filter(\.regression) }
@@ -110,12 +117,17 @@ public struct PerformanceReport: Sendable {
                                    significant: false, regression: false, improvement: false)
                 }
             }
-            row.significant = (row.test?.p ?? 1) < self.alpha
-            if row.significant, let c = row.p50Change {
-                row.regression = c > self.threshold
-                row.improvement = c < -self.threshold
-            }
+            self.classify(&row)
             self.rows.append(row)
+        }
+    }
+
+    /// The rule: significant at α, and a median change beyond the threshold.
+    func classify(_ row: inout PerformanceRow) {
+        row.significant = (row.test?.p ?? 1) < self.alpha
+        if row.significant, let c = row.p50Change {
+            row.regression = c > self.threshold
+            row.improvement = c < -self.threshold
         }
     }
 

@@ -37,6 +37,10 @@ public struct DiffReport: Sendable {
     public var semantic: SemanticReport
     public var performance: PerformanceReport
     public var options: DiffOptions
+    /// The runs of each side when a side is a folder of runs (``TraceSet/runs(_:)``): the
+    /// semantic comparison is of the first runs, the performance one over all.
+    public var runsA: [String] = []
+    public var runsB: [String] = []
 
     public var verdict: DiffVerdict {
         switch (!self.semantic.isEqual, !self.performance.regressions.isEmpty) {
@@ -56,10 +60,11 @@ public enum TraceDiff {
         try TraceSet.paths(path).map(Endpoint.read)
     }
 
-    /// Compares `a` (the baseline) with `b`.
+    /// Compares `a` (the baseline) with `b`; either may be a folder of runs.
     public static func run(a: String, b: String, options: DiffOptions = DiffOptions()) throws -> DiffReport {
-        let pairing = EndpointPairing.match(try self.endpoints(a), try self.endpoints(b))
-        return try self.run(pairing, a: a, b: b, options: options)
+        let (runsA, runsB) = (try TraceSet.runs(a), try TraceSet.runs(b))
+        let pairing = EndpointPairing.match(try self.endpoints(runsA[0]), try self.endpoints(runsB[0]))
+        return try self.run(pairing, a: a, b: b, options: options, runsA: runsA, runsB: runsB)
     }
 
     /// Events the comparison reads (for a progress bar's total).
@@ -67,7 +72,10 @@ public enum TraceDiff {
         pairing.pairs.reduce(0) { $0 + $1.a.events + $1.b.events }
     }
 
-    public static func run(_ pairing: EndpointPairing, a: String, b: String, options: DiffOptions) throws -> DiffReport {
+    /// Compares the paired endpoints (of the first runs). With more than one run on a side
+    /// (`runsA`, `runsB`: every run, the first included), performance is compared over the runs.
+    public static func run(_ pairing: EndpointPairing, a: String, b: String, options: DiffOptions,
+                           runsA: [String] = [], runsB: [String] = []) throws -> DiffReport {
         // Both sides of every pair are read on two threads (one per core here).
         let sides = pairing.pairs.flatMap { [$0.a, $0.b] }
         // Threads are paired (and ranked) by what they do before either side is read.
@@ -101,7 +109,45 @@ public enum TraceDiff {
             report.semantic.firstContext = try self.context(first, pair, around: options.contextEvents)
         }
         try self.describeArguments(&report.semantic.details, pairing)
+        if runsA.count > 1 || runsB.count > 1 {
+            report.runsA = runsA
+            report.runsB = runsB
+            report.performance = try self.performance(pairing, runsA, runsB, options)
+        }
         return report
+    }
+
+    /// Performance over repeated runs: each run's endpoints are paired with those of A's first
+    /// run, read one run at a time, and compared cell by cell on the runs' medians.
+    static func performance(_ pairing: EndpointPairing, _ runsA: [String], _ runsB: [String],
+                            _ options: DiffOptions) throws -> PerformanceReport {
+        let reference = pairing.pairs.map(\.a)
+        let a = try runsA.map { try self.samples(of: $0, reference: reference) }
+        let b = try runsB.map { try self.samples(of: $0, reference: reference) }
+        var perf = PerformanceReport(threshold: options.threshold, alpha: options.alpha)
+        perf.runsA = runsA.count
+        perf.runsB = runsB.count
+        for p in pairing.pairs {
+            perf.compareRuns(a.compactMap { $0[p.a.path] }, b.compactMap { $0[p.a.path] }, endpoint: p.a.name)
+        }
+        perf.finish()
+        return perf
+    }
+
+    /// The latency samples of one run, per endpoint, keyed by the path of the reference endpoint
+    /// it pairs with (endpoints that pair with none are left out); cells sorted.
+    static func samples(of run: String, reference: [Endpoint]) throws -> [String: PerformanceSamples] {
+        let pairing = EndpointPairing.match(reference, try self.endpoints(run))
+        let streams = try parallelMap(pairing.pairs.count) { i in
+            let p = pairing.pairs[i]
+            let plan = ThreadMatching.plan(try ThreadMatching.threads(p.a.path), try ThreadMatching.threads(p.b.path))
+            let samples = try StreamBuilder.build(p.b, ranks: plan.b).samples
+            for c in samples.usedCells { RadixSort.sort(&samples.latencies[c]) }
+            return samples
+        }
+        var out: [String: PerformanceSamples] = [:]
+        for (i, p) in pairing.pairs.enumerated() { out[p.a.path] = streams[i] }
+        return out
     }
 
     /// An `arguments` divergence is found by hash; the listed ones are described by the two

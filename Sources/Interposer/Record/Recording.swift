@@ -1,3 +1,5 @@
+import SanTraceStore
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -35,12 +37,6 @@ public enum Recording {
     }
 
     static func makeDirectory(_ dir: String) throws(RecordError) {
-        var path = ""
-        for part in dir.split(separator: "/") {
-            path += "/" + part
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw .launch("cannot create \(path): \(String(cString: strerror(errno)))")
-            }
-        }
+        if let failure = TraceSet.makeFolders(dir) { throw .launch(failure) }
     }
 }

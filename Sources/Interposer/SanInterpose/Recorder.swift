@@ -167,13 +167,7 @@ public final class Recorder: @unchecked Sendable {
     }
 
     private static func makeDirectory(_ dir: String) throws(Failure) {
-        var path = dir.hasPrefix("/") ? "" : "."
-        for part in dir.split(separator: "/") {
-            path += "/" + part
-            if mkdir(path, 0o755) != 0 && errno != EEXIST {
-                throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))")
-            }
-        }
+        if let failure = TraceSet.makeFolders(dir) { throw Failure(description: failure) }
     }
 }
 

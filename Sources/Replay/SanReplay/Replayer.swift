@@ -246,9 +246,7 @@ enum RecordingSetup {
         guard let lib = Self.locate() else {
             throw .usage("--record needs libsantrace.so next to the sanreplay executable or in ../lib (searched \(ProviderLocator.executableDirectory))")
         }
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw .usage("--record: cannot create \(directory): \(String(cString: strerror(errno)))")
-        }
+        if let failure = TraceSet.makeFolders(directory) { throw .usage("--record: " + failure) }
         setenv("SAN_LAYER", lib, 1)
         setenv("SANTRACE_DIR", directory, 1)
     }

@@ -10,6 +10,9 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var sql: String?
 
+    /// SQLITE_BUSY, any extended form: another connection holds the lock.
+    public var isBusy: Bool { self.code & 0xFF == SQLITE_BUSY }
+
     public var description: String {
         "SQLite error \(self.code): \(self.message)" + (self.sql.map { " (in: \($0.prefix(120)))" } ?? "")
     }
@@ -51,7 +54,16 @@ public final class SQLiteConnection {
         self.handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
+        // Traces are read by several processes at once (the endpoints of a split replay, the
+        // `record` summaries of a client and a server) and may still be in WAL mode while their
+        // writer closes them: a connection that finds the file locked retries for a while
+        // (SQLITE_BUSY otherwise fails it at once: "database is locked"), and the writer's
+        // closing checkpoint waits for readers to let go.
+        sqlite3_busy_timeout(db, 0)
     }
+
+    /// How long a statement retries a locked database before SQLITE_BUSY.
+    public static let busyTimeoutMs: Int32 = 5000
 
     /// Leaves the handle open forever: for a forked child, which must not close (and so
     /// checkpoint or unlock) the parent's connection — "Do not open an SQLite database connection,

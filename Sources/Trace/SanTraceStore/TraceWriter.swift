@@ -338,9 +338,26 @@ public final class TraceWriter {
                 try EventIndexer.build(db: db)
             }
             try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            try db.execute("PRAGMA journal_mode = DELETE")
+            try Self.leaveWAL(db)
         } catch let e as SQLiteError {
             throw TraceStoreError.sqlite(e)
+        }
+    }
+
+    /// Switches a closing trace from WAL to a rollback journal. That needs every other connection
+    /// to the file closed (in WAL mode each open connection holds a shared lock), and SQLite
+    /// answers SQLITE_BUSY at once instead of calling the busy handler: another process reading
+    /// the trace just then (a `record` summary of the other end, a replay) is waited for here,
+    /// up to ``SQLiteConnection/busyTimeoutMs``.
+    static func leaveWAL(_ db: SQLiteConnection) throws(SQLiteError) {
+        let deadline = monotonicNow() &+ UInt64(SQLiteConnection.busyTimeoutMs) * 1_000_000
+        while true {
+            do {
+                try db.execute("PRAGMA journal_mode = DELETE")
+                return
+            } catch where error.isBusy && monotonicNow() < deadline {
+                usleep(5_000)
+            }
         }
     }
 
