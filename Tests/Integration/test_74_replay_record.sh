@@ -20,8 +20,9 @@ timeout 90 "$bin/sanreplay" replay "$(ls "$tmp/run"/*.santrace | head -1)" --bac
 [ "$(ls "$tmp/runs/1"/*.santrace | wc -l)" = 1 ]  # the missing parent folder was created too
 # A trace set left in WAL mode (a writer's close that lost the race with a reader: one trace in
 # twenty before the writer waited) is read by both endpoint processes at once, each time from a
-# first open (no -wal or -shm yet): a split replay of it once failed with "database is locked";
-# readers now wait for locks.
+# first open (no -wal or -shm yet). The first to open it rebuilds the WAL index and SQLite tells
+# the other SQLITE_BUSY_RECOVERY without calling the busy handler: one replay in ~70 failed with
+# "database is locked" until readers repeated those calls.
 mkdir -p "$tmp/wal"
 cp "$tmp/run"/*.santrace "$tmp/wal/"
 for f in "$tmp/wal"/*.santrace; do [ "$(sqlite3 "$f" 'PRAGMA journal_mode = WAL')" = wal ]; done

@@ -4,6 +4,10 @@ import CSQLite
 import Glibc
 #endif
 
+/// SQLITE_BUSY_RECOVERY (SQLITE_BUSY | 1 << 8): the extended code, as the calls return it with
+/// extended result codes on.
+let sqliteBusyRecovery: Int32 = SQLITE_BUSY | (1 << 8)
+
 /// An error from SQLite: the result code, its extended code and SQLite's message.
 public struct SQLiteError: Error, Sendable, CustomStringConvertible {
     public var code: Int32
@@ -65,6 +69,23 @@ public final class SQLiteConnection {
     /// How long a statement retries a locked database before SQLITE_BUSY.
     public static let busyTimeoutMs: Int32 = 5000
 
+    /// Runs `call` again while it answers SQLITE_BUSY_RECOVERY, up to ``busyTimeoutMs``: another
+    /// process is rebuilding the WAL index of a trace left in WAL mode (the first to open it), and
+    /// SQLite reports that without calling the busy handler. Nothing ran when it says so, so the
+    /// call can be repeated whatever it is.
+    static func retryingRecovery(_ call: () -> Int32) -> Int32 {
+        var rc = call()
+        guard rc == sqliteBusyRecovery else { return rc }
+        let deadline = monotonicNow() &+ UInt64(busyTimeoutMs) * 1_000_000
+        var pause: UInt32 = 500
+        while rc == sqliteBusyRecovery && monotonicNow() < deadline {
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
+            rc = call()
+        }
+        return rc
+    }
+
     /// Leaves the handle open forever: for a forked child, which must not close (and so
     /// checkpoint or unlock) the parent's connection — "Do not open an SQLite database connection,
     /// then fork(), then try to use that database connection in the child process" (sqlite.org
@@ -100,7 +121,7 @@ public final class SQLiteConnection {
     /// Runs one or more statements without results.
     public func execute(_ sql: String) throws(SQLiteError) {
         var errmsg: UnsafeMutablePointer<CChar>?
-        let rc = sqlite3_exec(self.handle, sql, nil, nil, &errmsg)
+        let rc = Self.retryingRecovery { sqlite3_exec(self.handle, sql, nil, nil, &errmsg) }
         if rc != SQLITE_OK {
             let message = errmsg.map { String(cString: $0) } ?? "error \(rc)"
             sqlite3_free(errmsg)
@@ -164,7 +185,9 @@ public final class SQLiteStatement {
 
     init(_ db: SQLiteConnection, _ sql: String, persistent: Bool) throws(SQLiteError) {
         var stmt: OpaquePointer?
-        let rc = sqlite3_prepare_v3(db.handle, sql, -1, persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &stmt, nil)
+        let rc = SQLiteConnection.retryingRecovery {
+            sqlite3_prepare_v3(db.handle, sql, -1, persistent ? UInt32(SQLITE_PREPARE_PERSISTENT) : 0, &stmt, nil)
+        }
         guard rc == SQLITE_OK, let stmt else { throw db.error(rc, sql) }
         self.handle = stmt
         self.db = db
@@ -196,7 +219,12 @@ public final class SQLiteStatement {
     /// Advances: true with a row, false when done.
     @discardableResult
     public func step() throws(SQLiteError) -> Bool {
-        let rc = sqlite3_step(self.handle)
+        // After SQLITE_BUSY_RECOVERY the statement is reset (bindings stay) and stepped again.
+        let rc = SQLiteConnection.retryingRecovery {
+            let rc = sqlite3_step(self.handle)
+            if rc == sqliteBusyRecovery { sqlite3_reset(self.handle) }
+            return rc
+        }
         switch rc {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false

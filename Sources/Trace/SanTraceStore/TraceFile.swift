@@ -62,6 +62,6 @@ enum TraceFile {
                                     "database damaged: \(e.message) (sanreplay verify shows what is intact; --repair recovers it)",
                                     file: path, segment: segment)
         }
-        return TraceFormatError(.missingData, "cannot read: \(e.message)", file: path, segment: segment)
+        return TraceFormatError(.missingData, "cannot read: \(e.message) (SQLite \(e.code))", file: path, segment: segment)
     }
 }
