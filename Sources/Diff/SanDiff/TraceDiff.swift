@@ -118,12 +118,13 @@ public enum TraceDiff {
     }
 
     /// Performance over repeated runs: each run's endpoints are paired with those of A's first
-    /// run, read one run at a time, and compared cell by cell on the runs' medians.
+    /// run, the runs read two at a time, and compared cell by cell on the runs' medians.
     static func performance(_ pairing: EndpointPairing, _ runsA: [String], _ runsB: [String],
                             _ options: DiffOptions) throws -> PerformanceReport {
         let reference = pairing.pairs.map(\.a)
-        let a = try runsA.map { try self.samples(of: $0, reference: reference) }
-        let b = try runsB.map { try self.samples(of: $0, reference: reference) }
+        let runs = runsA + runsB
+        let all = try parallelMap(runs.count) { i in try self.samples(of: runs[i], reference: reference) }
+        let a = Array(all[..<runsA.count]), b = Array(all[runsA.count...])
         var perf = PerformanceReport(threshold: options.threshold, alpha: options.alpha)
         perf.runsA = runsA.count
         perf.runsB = runsB.count
