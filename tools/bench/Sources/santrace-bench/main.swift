@@ -209,42 +209,47 @@ rm("\(out)/level.santrace")
 say("")
 
 // MARK: Reader: low-level cursor (SQLite blob read + CRC-32C + LZ4 + decode)
+
+/// Reads the whole trace with the low-level cursor `max(runs, 5)` times, adding `perEvent(r)`
+/// into a checksum (so the reads are not optimized away): events per second (median) and the
+/// checksum. Inlined so the per-event closure is too (no call per event in the timed loop).
+@inline(__always)
+func timeCursor(_ path: String, _ runs: Int, _ perEvent: (borrowing EventRecord) -> UInt64) throws
+    -> (rate: Double, check: UInt64)
+{
+    var times: [Double] = []
+    var n: UInt64 = 0
+    var check: UInt64 = 0
+    for _ in 0..<max(runs, 5) {
+        let c = try TraceReader(path: path).cursor()
+        var r = EventRecord()
+        n = 0
+        let t0 = now()
+        while try c.next(into: &r) {
+            n &+= 1
+            check &+= perEvent(r)
+        }
+        times.append(now() - t0)
+    }
+    return (Double(n) / median(times), check)
+}
 /// The reader figures, on the traces the writer section left in `out` (`--reader-only` runs just
 /// these, on the traces of an earlier run).
 func benchReader(_ out: String, _ runs: Int) throws {
     for kind in [SyntheticWorkload.Kind.writeBandwidth, .mixed] {
         let path = "\(out)/\(kind.rawValue).santrace"
-        var times: [Double] = []
-        var n: UInt64 = 0
         var check: UInt64 = 0
-        for _ in 0..<max(runs, 5) {
-            let reader = try TraceReader(path: path)
-            let c = try reader.cursor()
-            var r = EventRecord()
-            n = 0
-            let t0 = now()
-            while try c.next(into: &r) {
-                n &+= 1
-                check &+= r.tsc
-            }
-            times.append(now() - t0)
-        }
-        say("reader \(kind.rawValue) (low-level cursor): \(f(Double(n) / median(times) / 1e6)) M events/s (checksum \(check % 1000))")
+        let plain = try timeCursor(path, runs) { r in r.tsc }
+        check &+= plain.check
+        say("reader \(kind.rawValue) (low-level cursor): \(f(plain.rate / 1e6)) M events/s (checksum \(check % 1000))")
         // The same, reading every field's value (what a consumer that looks at the fields pays).
-        times = []
-        for _ in 0..<max(runs, 5) {
-            let reader = try TraceReader(path: path)
-            let c = try reader.cursor()
-            var r = EventRecord()
-            n = 0
-            let t0 = now()
-            while try c.next(into: &r) {
-                n &+= 1
-                for i in 0..<r.fieldCount { check &+= r.value(i) }
-            }
-            times.append(now() - t0)
+        let fields = try timeCursor(path, runs) { r in
+            var sum: UInt64 = 0
+            for i in 0..<r.fieldCount { sum &+= r.value(i) }
+            return sum
         }
-        say("reader \(kind.rawValue), every field read: \(f(Double(n) / median(times) / 1e6)) M events/s (checksum \(check % 1000))")
+        check &+= fields.check
+        say("reader \(kind.rawValue), every field read: \(f(fields.rate / 1e6)) M events/s (checksum \(check % 1000))")
         // Decode only: the bodies already decompressed, to separate the decoder from LZ4/SQLite.
         let reader = try TraceReader(path: path)
         var bodies: [ByteBuffer] = []
@@ -254,18 +259,20 @@ func benchReader(_ out: String, _ runs: Int) throws {
             bodies.append(b)
         }
         var dt: [Double] = []
+        var decoded = 0.0
         for _ in 0..<max(runs, 5) {
             let threads = ThreadSequences()
             var r = EventRecord()
             let t0 = now()
-            n = 0
+            var n: UInt64 = 0
             for b in bodies {
                 var d = try SegmentDecoder(body: b.bytes, threads: threads)
                 while try d.next(into: &r) { n &+= 1; check &+= r.tsc }
             }
             dt.append(now() - t0)
+            decoded = Double(n)
         }
-        say("decoder only \(kind.rawValue): \(f(Double(n) / median(dt) / 1e6)) M events/s")
+        say("decoder only \(kind.rawValue): \(f(decoded / median(dt) / 1e6)) M events/s")
         // Raw bodies for the lz4 CLI baseline (tools/bench/run).
         if let fp = fopen("\(out)/\(kind.rawValue).raw", "wb") {
             for b in bodies { _ = fwrite(b.base, 1, b.count, fp) }
