@@ -63,7 +63,7 @@ public final class SQLiteConnection {
         // writer closes them: a connection that finds the file locked retries for a while
         // (SQLITE_BUSY otherwise fails it at once: "database is locked"), and the writer's
         // closing checkpoint waits for readers to let go.
-        sqlite3_busy_timeout(db, 0)
+        sqlite3_busy_timeout(db, Self.busyTimeoutMs)
     }
 
     /// How long a statement retries a locked database before SQLITE_BUSY.
@@ -73,9 +73,17 @@ public final class SQLiteConnection {
     /// process is rebuilding the WAL index of a trace left in WAL mode (the first to open it), and
     /// SQLite reports that without calling the busy handler. Nothing ran when it says so, so the
     /// call can be repeated whatever it is.
+    @inline(__always)
     static func retryingRecovery(_ call: () -> Int32) -> Int32 {
-        var rc = call()
-        guard rc == sqliteBusyRecovery else { return rc }
+        let rc = call()
+        return rc == sqliteBusyRecovery ? self.retryRecovery(call) : rc
+    }
+
+    /// The waiting half of ``retryingRecovery(_:)``, out of line (steps run once per event when
+    /// the event index is built).
+    @inline(never)
+    static func retryRecovery(_ call: () -> Int32) -> Int32 {
+        var rc = sqliteBusyRecovery
         let deadline = monotonicNow() &+ UInt64(busyTimeoutMs) * 1_000_000
         var pause: UInt32 = 500
         while rc == sqliteBusyRecovery && monotonicNow() < deadline {
