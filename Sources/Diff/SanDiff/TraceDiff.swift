@@ -92,6 +92,8 @@ public enum TraceDiff {
         for (i, e) in pairing.onlyB.enumerated() {
             semantic.missingEndpoint(e, index: pairing.pairs.count + pairing.onlyA.count + i, inA: false)
         }
+        let overRuns = runsA.count > 1 || runsB.count > 1
+        var firstRuns: (a: [String: PerformanceSamples], b: [String: PerformanceSamples]) = ([:], [:])
         for p in 0..<pairing.pairs.count {
             let sa = streams[2 * p], sb = streams[2 * p + 1]
             semantic.compare(sa, sb, index: p)
@@ -99,7 +101,13 @@ public enum TraceDiff {
                 let s = side == 0 ? sa.samples : sb.samples
                 for c in s.usedCells { RadixSort.sort(&s.latencies[c]) }
             }
-            perf.compare(sa.samples, sb.samples, endpoint: pairing.pairs[p].a.name)
+            if overRuns {
+                // The first runs' samples, keyed as ``samples(of:reference:)`` keys the others.
+                firstRuns.a[pairing.pairs[p].a.path] = sa.samples
+                firstRuns.b[pairing.pairs[p].a.path] = sb.samples
+            } else {
+                perf.compare(sa.samples, sb.samples, endpoint: pairing.pairs[p].a.name)
+            }
         }
         perf.finish()
         var report = DiffReport(a: a, b: b, pairs: pairing.pairs, onlyA: pairing.onlyA, onlyB: pairing.onlyB,
@@ -109,22 +117,24 @@ public enum TraceDiff {
             report.semantic.firstContext = try self.context(first, pair, around: options.contextEvents)
         }
         try self.describeArguments(&report.semantic.details, pairing)
-        if runsA.count > 1 || runsB.count > 1 {
+        if overRuns {
             report.runsA = runsA
             report.runsB = runsB
-            report.performance = try self.performance(pairing, runsA, runsB, options)
+            report.performance = try self.performance(pairing, runsA, runsB, firstRuns, options)
         }
         return report
     }
 
     /// Performance over repeated runs: each run's endpoints are paired with those of A's first
-    /// run, the runs read two at a time, and compared cell by cell on the runs' medians.
+    /// run; the runs after the first (whose samples the semantic pass read) are read two at a
+    /// time; cells are compared on the runs' medians.
     static func performance(_ pairing: EndpointPairing, _ runsA: [String], _ runsB: [String],
+                            _ firstRuns: (a: [String: PerformanceSamples], b: [String: PerformanceSamples]),
                             _ options: DiffOptions) throws -> PerformanceReport {
         let reference = pairing.pairs.map(\.a)
-        let runs = runsA + runsB
-        let all = try parallelMap(runs.count) { i in try self.samples(of: runs[i], reference: reference) }
-        let a = Array(all[..<runsA.count]), b = Array(all[runsA.count...])
+        let restA = Array(runsA.dropFirst()), rest = restA + Array(runsB.dropFirst())
+        let read = try parallelMap(rest.count) { i in try self.samples(of: rest[i], reference: reference) }
+        let a = [firstRuns.a] + read[..<restA.count], b = [firstRuns.b] + read[restA.count...]
         var perf = PerformanceReport(threshold: options.threshold, alpha: options.alpha)
         perf.runsA = runsA.count
         perf.runsB = runsB.count
