@@ -155,7 +155,10 @@ extension Connection {
     /// A message waits for a receive and the early-message budget is spent. If the peer can
     /// send nothing more, what is left of the stream is bounded by the socket buffer: read it all
     /// (beyond the budget) so the end is noticed — pending operations fail now instead of when
-    /// the application posts a receive. True when the budget was lifted.
+    /// the application posts a receive. True when the budget was lifted. The peer's end is seen
+    /// only once the bytes before its FIN fit in this socket's receive buffer: a peer that closed
+    /// with more than that still unsent stays stalled until a receive is posted (the memory bound
+    /// of the early-message budget holds).
     private func liftBudgetIfPeerEnded() -> Bool {
         guard Sys.peerEnded(self.fd.raw) else { return false }
         self.state.withLock { $0.budgetLifted = true }
